@@ -1,0 +1,1 @@
+"""Classifiers turn normalized emails into classifications."""

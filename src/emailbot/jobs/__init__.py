@@ -1,0 +1,1 @@
+"""The work queue, the worker and the schedule."""

@@ -1,0 +1,1 @@
+"""Notifiers tell people about escalations."""

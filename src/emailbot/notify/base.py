@@ -1,0 +1,38 @@
+"""The Notifier protocol: one small interface for every way of telling people about an escalation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationNotice:
+    escalation_id: int
+    email_id: int
+    name: str
+    subject: str
+    sender: str
+    category: str
+    confidence: float
+    urgency: str
+    summary: str
+    reasoning: str
+    required_expertise: tuple[str, ...]
+    members: tuple[str, ...]
+    recommended_actions: tuple[str, ...]
+    link: str
+
+
+class NotifyError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Notifier(Protocol):
+    name: str
+
+    async def notify(self, notice: EscalationNotice, key: str) -> str:
+        """Deliver the notice; returns a reference (chat id, message id, ...). Raises NotifyError."""
+        ...

@@ -1,0 +1,1 @@
+"""ingest → parse → classify → route → act → record."""

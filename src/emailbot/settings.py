@@ -1,0 +1,167 @@
+"""All configuration, validated once at start-up.
+
+Every setting is an environment variable `EMAILBOT_<NAME>` (or a line in `.env`); a secret may instead be given as
+`EMAILBOT_<NAME>_FILE` pointing to a file that holds it (Docker and Kubernetes secrets). A wrong value stops
+start-up with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from emailbot.domain import Thresholds
+
+ENV_PREFIX = "EMAILBOT_"
+
+
+class SettingsError(Exception):
+    """A setting is wrong; the message names the variable and says what is expected."""
+
+
+class _FileSecretsSource(PydanticBaseSettingsSource):
+    """Reads `EMAILBOT_<NAME>_FILE` for any field whose plain variable is not set."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        path = os.environ.get(f"{ENV_PREFIX}{field_name.upper()}_FILE")
+        if not path or f"{ENV_PREFIX}{field_name.upper()}" in os.environ:
+            return None, field_name, False
+        try:
+            return Path(path).read_text(encoding="utf-8").strip(), field_name, False
+        except OSError as exc:
+            raise SettingsError(f"{ENV_PREFIX}{field_name.upper()}_FILE: cannot read {path}: {exc}") from exc
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, info in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(info, name)
+            if value is not None:
+                values[key] = value
+        return values
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # Storage
+    database_url: str = "sqlite+aiosqlite:///./var/emailbot.db"
+    data_dir: Path = Path("./var")
+
+    # Mailbox
+    mailbox: Literal["local"] = "local"
+    local_mailbox_dir: Path = Path("./var/mailbox")
+    mailbox_address: str = "helpdesk@example.com"
+    mailbox_display_name: str = "IT Help Desk"
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+
+    # API
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = ""
+
+    # Routing
+    threshold_auto: float = Field(default=85, ge=0, le=100)
+    threshold_suggest: float = Field(default=60, ge=0, le=100)
+    threshold_review: float = Field(default=40, ge=0, le=100)
+    max_replies_per_sender_per_hour: int = Field(default=3, ge=0)
+
+    # Engine
+    poll_interval_seconds: float = Field(default=2.0, gt=0, le=3600)
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    lease_seconds: float = Field(default=120, gt=0)
+
+    # Classification
+    classifier: Literal["local"] = "local"
+    model_dir: Path = Path("./var/models")
+    taxonomy_file: Path | None = None
+
+    # Escalation
+    escalation_default_members: list[str] = Field(default_factory=list)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _FileSecretsSource(settings_cls), dotenv_settings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        """Accept the everyday URL forms and pick the async driver for them."""
+        for plain, asynchronous in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if url.startswith(plain):
+                return asynchronous + url.removeprefix(plain)
+        if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        return url
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str) -> str:
+        return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Settings:
+        if not self.threshold_review <= self.threshold_suggest <= self.threshold_auto:
+            raise ValueError(
+                "threshold_auto: thresholds must satisfy "
+                "EMAILBOT_THRESHOLD_REVIEW <= EMAILBOT_THRESHOLD_SUGGEST <= EMAILBOT_THRESHOLD_AUTO"
+            )
+        return self
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(auto=self.threshold_auto, suggest=self.threshold_suggest, review=self.threshold_review)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning pydantic's report into one line per wrong variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        if ":" in message and message.split(":", 1)[0].islower() and message.split(":", 1)[0] in Settings.model_fields:
+            field, message = message.split(":", 1)
+        given = error.get("input")
+        shown = "" if isinstance(given, dict) or "password" in field or given is None else f" (got {given!r})"
+        lines.append(f"{ENV_PREFIX}{field.upper()}: {message.strip()}{shown}")
+    return "; ".join(lines)

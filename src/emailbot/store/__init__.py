@@ -1,0 +1,1 @@
+"""Storage: the database is the source of truth for every email and its state."""
