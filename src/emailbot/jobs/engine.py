@@ -1,0 +1,144 @@
+"""The engine: a poller that ingests new mail, workers that process it, and a sweeper that re-drives anything
+stuck. One process runs all three by default; with a shared queue and PostgreSQL, several can run side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from emailbot.domain import Email, RawMessage
+from emailbot.jobs.queue import WorkQueue
+from emailbot.mail.base import Mailbox
+from emailbot.pipeline.process import Processor
+from emailbot.store import work
+from emailbot.store.db import Database
+from emailbot.store.tables import utcnow
+
+log = logging.getLogger(__name__)
+Parser = Callable[[RawMessage], Email]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineTiming:
+    poll_interval: float = 2.0
+    sweep_interval: float = 5.0
+    batch_size: int = 50
+    workers: int = 2
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        mailbox: Mailbox,
+        parse: Parser,
+        processor: Processor,
+        queue: WorkQueue,
+        timing: EngineTiming,
+    ) -> None:
+        self.db = db
+        self.mailbox = mailbox
+        self.parse = parse
+        self.processor = processor
+        self.queue = queue
+        self.timing = timing
+        self.last_poll_at: datetime | None = None
+        self.last_error: str | None = None
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def running(self) -> bool:
+        return any(not task.done() for task in self._tasks)
+
+    def start(self) -> None:
+        loops = [self._poll_loop(), self._sweep_loop()] + [self._work_loop() for _ in range(self.timing.workers)]
+        self._tasks = [asyncio.create_task(loop) for loop in loops]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def trigger(self) -> None:
+        """Poll now instead of at the next interval."""
+        self._wake.set()
+
+    async def poll_once(self) -> int:
+        """Ingest everything new in the mailbox; returns how many emails were stored."""
+        stored = 0
+        while True:
+            messages = await self.mailbox.fetch_new(self.timing.batch_size * 4)
+            if not messages:
+                break
+            new_ids = await self.ingest(messages)
+            stored += len(new_ids)
+            await self.queue.put(new_ids)
+        self.last_poll_at = utcnow()
+        return stored
+
+    async def ingest(self, messages: Sequence[RawMessage]) -> list[int]:
+        parsed = [(message, self.parse(message)) for message in messages]
+        async with self.db.transaction() as session:
+            new_ids = await work.ingest(session, self.mailbox.name, parsed)
+        await self.mailbox.acknowledge([message.source_id for message in messages])
+        return new_ids
+
+    async def sweep_once(self, limit: int = 5000) -> int:
+        async with self.db.transaction() as session:
+            due = await work.due_email_ids(session, limit)
+        await self.queue.put(due)
+        return len(due)
+
+    async def drain(self) -> int:
+        """Process everything that is due now, in this task (the `emailbot process` one-shot)."""
+        processed = 0
+        while True:
+            async with self.db.transaction() as session:
+                due = await work.due_email_ids(session, self.timing.batch_size)
+            if not due:
+                return processed
+            outcome = await self.processor.process(due)
+            processed += outcome.completed + outcome.failed
+            if outcome.completed + outcome.failed == 0 and outcome.retrying == 0:
+                return processed
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await self._guarded("poll", self.poll_once)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.timing.poll_interval)
+            self._wake.clear()
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await self._guarded("sweep", self.sweep_once)
+            await asyncio.sleep(self.timing.sweep_interval)
+
+    async def _work_loop(self) -> None:
+        while True:
+            batch = await self.queue.get_batch(self.timing.batch_size, timeout=1.0)
+            if batch:
+                await self._guarded("process", functools.partial(self.processor.process, batch))
+
+    async def _guarded(self, what: str, step: Callable[[], object]) -> None:
+        """A failing step is logged and retried on the next round; the loop itself never dies."""
+        try:
+            result = step()
+            if asyncio.iscoroutine(result):
+                await result
+            self.last_error = None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the engine must outlive any single failure
+            self.last_error = f"{what}: {exc}"
+            log.exception("%s failed", what)

@@ -1,0 +1,206 @@
+"""Acting on a decision: first plan the side effects as data (stored as intents), then carry them out.
+
+Planning is pure apart from template rendering, so what a retry does is exactly what was stored the first time.
+Each effect has an idempotency key; connectors and notifiers honour it, so carrying out an effect twice (after a
+crash between doing it and recording it) acts once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from emailbot.domain import Action, Address, Classification, Decision, Email, OutgoingMessage
+from emailbot.mail.base import Mailbox
+from emailbot.notify.base import EscalationNotice, Notifier, NotifyError
+from emailbot.pipeline.templates import ReplyContext, ReplyTemplates
+from emailbot.taxonomy import Taxonomy
+
+ESCALATION_PREFIX = "IT-ESCALATION"
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    kind: str  # reply | draft | notify | mark
+    key: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPlan:
+    name: str
+    members: tuple[str, ...]
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    effects: tuple[Effect, ...]
+    response_text: str | None = None
+    escalation: EscalationPlan | None = None
+
+
+class Planner:
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        templates: ReplyTemplates,
+        *,
+        mailbox_name: str,
+        default_members: Sequence[str] = (),
+        base_url: str = "",
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.templates = templates
+        self.mailbox_name = mailbox_name
+        self.default_members = tuple(default_members)
+        self.base_url = base_url
+
+    def escalation(self, email: Email, classification: Classification) -> EscalationPlan:
+        spec = self.taxonomy.get(classification.category)
+        members = (spec.escalation_members if spec else ()) + self.default_members
+        return EscalationPlan(
+            name=escalation_name(email),
+            members=tuple(dict.fromkeys(members)),
+            summary=classification.summary or email.subject,
+        )
+
+    def plan(
+        self,
+        email_id: int,
+        email: Email,
+        classification: Classification,
+        decision: Decision,
+        escalation_id: int | None = None,
+    ) -> Plan:
+        category = classification.category
+        flagged = decision.action in (Action.HUMAN_REVIEW, Action.ESCALATE, Action.SUGGEST_RESPONSE)
+        mark = Effect("mark", f"mark:{email_id}", {"category": category, "flagged": flagged})
+        if decision.action in (Action.AUTO_HANDLE, Action.SUGGEST_RESPONSE):
+            text = self._reply_text(email_id, email, classification, decision)
+            kind = "reply" if decision.action == Action.AUTO_HANDLE else "draft"
+            reply = Effect(kind, f"{kind}:{email_id}", outgoing_payload(reply_to(email, text)))
+            return Plan((reply, mark), response_text=text)
+        if decision.action == Action.ESCALATE and escalation_id is not None:
+            notice = self._notice(email_id, escalation_id, email, classification, decision)
+            notify = Effect("notify", f"notify:{escalation_id}", {"notice": asdict(notice)})
+            return Plan((notify, mark), escalation=self.escalation(email, classification))
+        return Plan((mark,))
+
+    def _reply_text(self, email_id: int, email: Email, classification: Classification, decision: Decision) -> str:
+        context = ReplyContext(
+            email_id=email_id,
+            subject=email.subject,
+            sender_name=email.sender.name if email.sender else "",
+            sender_email=email.sender.email if email.sender else "",
+            category=classification.category,
+            mailbox_name=self.mailbox_name,
+        )
+        if decision.template and decision.rule_id is not None:
+            return self.templates.render_string(decision.template, context)
+        spec = self.taxonomy.get(classification.category)
+        return self.templates.render(spec.template if spec else "generic.txt.j2", context)
+
+    def _notice(
+        self,
+        email_id: int,
+        escalation_id: int,
+        email: Email,
+        classification: Classification,
+        decision: Decision,
+    ) -> EscalationNotice:
+        plan = self.escalation(email, classification)
+        return EscalationNotice(
+            escalation_id=escalation_id,
+            email_id=email_id,
+            name=plan.name,
+            subject=email.subject,
+            sender=email.sender.email if email.sender else "",
+            category=classification.category,
+            confidence=classification.confidence,
+            urgency=str(classification.urgency),
+            summary=plan.summary,
+            reasoning=f"{decision.reason}. {classification.reasoning}".strip(),
+            required_expertise=classification.required_expertise,
+            members=plan.members,
+            recommended_actions=tuple(a for a in (classification.suggested_action,) if a),
+            link=f"{self.base_url}/emails/{email_id}",
+        )
+
+
+def reply_to(email: Email, text: str) -> OutgoingMessage:
+    """A reply in the thread of `email`, to its Reply-To or sender."""
+    target = email.reply_address
+    subject = email.subject.strip()
+    if not re.match(r"^(re|aw|sv|antw)\s*:", subject, re.IGNORECASE):
+        subject = f"Re: {subject}"
+    references = email.references + ((email.message_id,) if email.message_id else ())
+    return OutgoingMessage(
+        to=(target,) if target else (),
+        subject=subject,
+        body_text=text,
+        in_reply_to=email.message_id,
+        references=tuple(dict.fromkeys(references)),
+    )
+
+
+def outgoing_payload(message: OutgoingMessage) -> dict[str, Any]:
+    return asdict(message)
+
+
+def outgoing_from_payload(payload: dict[str, Any]) -> OutgoingMessage:
+    return OutgoingMessage(
+        to=tuple(Address(**item) for item in payload["to"]),
+        subject=payload["subject"],
+        body_text=payload["body_text"],
+        in_reply_to=payload.get("in_reply_to"),
+        references=tuple(payload.get("references") or ()),
+        body_html=payload.get("body_html"),
+    )
+
+
+def escalation_name(email: Email) -> str:
+    """A chat topic like IT-ESCALATION-2025-01-15-server-outage."""
+    return f"{ESCALATION_PREFIX}-{email.received_at:%Y-%m-%d}-{slug(email.subject) or 'email'}"
+
+
+def slug(text: str, limit: int = 40) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return words[:limit].rstrip("-")
+
+
+class EffectRunner:
+    """Carries out one stored effect through the mailbox or the notifiers."""
+
+    def __init__(self, mailbox: Mailbox, notifiers: Sequence[Notifier]) -> None:
+        self.mailbox = mailbox
+        self.notifiers = tuple(notifiers)
+
+    async def run(self, effect: Effect, source_id: str) -> str:
+        if effect.kind == "reply":
+            return await self.mailbox.send_reply(source_id, outgoing_from_payload(effect.payload), effect.key)
+        if effect.kind == "draft":
+            return await self.mailbox.save_draft(source_id, outgoing_from_payload(effect.payload), effect.key)
+        if effect.kind == "mark":
+            flagged = bool(effect.payload["flagged"])
+            await self.mailbox.mark_handled(source_id, str(effect.payload["category"]), flagged=flagged)
+            return "marked"
+        if effect.kind == "notify":
+            return await self._notify(effect)
+        raise ValueError(f"unknown effect kind {effect.kind!r}")
+
+    async def _notify(self, effect: Effect) -> str:
+        raw = dict(effect.payload["notice"])
+        for name in ("required_expertise", "members", "recommended_actions"):
+            raw[name] = tuple(raw[name])
+        notice = EscalationNotice(**raw)
+        references = []
+        for notifier in self.notifiers:
+            references.append(f"{notifier.name}:{await notifier.notify(notice, f'{effect.key}:{notifier.name}')}")
+        if not references:
+            raise NotifyError("no notifier is configured", permanent=True)
+        return ", ".join(references)

@@ -1,0 +1,346 @@
+"""The state machine: received → classifying → routing → responding|escalating → completed|failed.
+
+Each step is written to the database before the next starts, so a worker killed anywhere resumes from the last
+stored state: a classification is never paid for twice, an intent never planned twice, a side effect never done
+twice (its idempotency key makes the connector's second call a no-op).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emailbot.classifiers.base import Classifier
+from emailbot.domain import Action, Classification, Decision, Email, Rule, Status, Thresholds
+from emailbot.mail.base import MailboxError
+from emailbot.notify.base import NotifyError
+from emailbot.pipeline.act import Effect, EffectRunner, Planner
+from emailbot.pipeline.route import RoutingContext, route
+from emailbot.pipeline.templates import TemplateRenderError
+from emailbot.store import work
+from emailbot.store.convert import classification_from_row, classification_row, email_from_row
+from emailbot.store.db import Database
+from emailbot.store.tables import ClassificationRow, EmailRow, EscalationRow, SideEffectRow, utcnow
+
+log = logging.getLogger(__name__)
+PERMANENT_ERRORS = (TemplateRenderError,)
+
+
+@dataclass
+class EngineConfig:
+    """What the engine reads on every batch; the API may change the routing values at run time."""
+
+    thresholds: Thresholds
+    mailbox_address: str
+    max_replies_per_sender_per_hour: int = 3
+    max_attempts: int = 5
+    lease_seconds: float = 120
+    concurrency: int = 4
+    no_auto_reply_categories: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass
+class BatchOutcome:
+    completed: int = 0
+    failed: int = 0
+    retrying: int = 0
+
+
+class Processor:
+    def __init__(
+        self,
+        db: Database,
+        classifier: Classifier,
+        planner: Planner,
+        runner: EffectRunner,
+        config: EngineConfig,
+    ) -> None:
+        self.db = db
+        self.classifier = classifier
+        self.planner = planner
+        self.runner = runner
+        self.config = config
+
+    async def process(self, email_ids: Sequence[int]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        async with self.db.transaction() as session:
+            claimed = await work.claim(session, email_ids, self.config.lease_seconds)
+            rows = await _load_emails(session, list(claimed))
+        if not claimed:
+            return outcome
+        emails = {email_id: email_from_row(row) for email_id, row in rows.items()}
+        await self._give_up_on_exhausted(claimed, outcome)
+        fresh = [i for i, (status, _) in claimed.items() if status in (Status.RECEIVED, Status.CLASSIFYING)]
+        classified = await self._classify(fresh, emails, claimed, outcome)
+        routing = [i for i, (status, _) in claimed.items() if status == Status.ROUTING]
+        await self._route(classified, routing, emails, claimed, outcome)
+        acting = [i for i, (status, _) in claimed.items() if status not in (Status.FAILED,)]
+        await self._act(acting, emails, claimed, outcome)
+        return outcome
+
+    async def _give_up_on_exhausted(self, claimed: dict[int, tuple[str, int]], outcome: BatchOutcome) -> None:
+        """An email that keeps killing its worker must not be retried for ever."""
+        for email_id, (_, attempts) in list(claimed.items()):
+            if attempts > self.config.max_attempts:
+                await self._fail(email_id, f"gave up after {attempts - 1} attempts", claimed, outcome, final=True)
+
+    async def _classify(
+        self,
+        fresh: list[int],
+        emails: dict[int, Email],
+        claimed: dict[int, tuple[str, int]],
+        outcome: BatchOutcome,
+    ) -> dict[int, Classification]:
+        if not fresh:
+            return {}
+        async with self.db.transaction() as session:
+            await work.set_status(session, fresh, Status.CLASSIFYING)
+        try:
+            results = await self.classifier.classify([emails[i] for i in fresh])
+        except Exception as exc:  # noqa: BLE001 - any classifier failure is retried, never lost
+            log.exception("classifier failed on a batch of %d", len(fresh))
+            for email_id in fresh:
+                await self._fail(email_id, f"classification failed: {exc}", claimed, outcome)
+            return {}
+        classified = dict(zip(fresh, results, strict=True))
+        async with self.db.transaction() as session:
+            session.add_all(ClassificationRow(**classification_row(i, c)) for i, c in classified.items())
+            await work.update_each(
+                session,
+                {
+                    email_id: {
+                        "status": Status.ROUTING.value,
+                        "category": c.category,
+                        "confidence": c.confidence,
+                    }
+                    for email_id, c in classified.items()
+                },
+            )
+        return classified
+
+    async def _route(
+        self,
+        classified: dict[int, Classification],
+        routing: list[int],
+        emails: dict[int, Email],
+        claimed: dict[int, tuple[str, int]],
+        outcome: BatchOutcome,
+    ) -> None:
+        async with self.db.transaction() as session:
+            classified = classified | await _stored_classifications(session, routing)
+            if not classified:
+                return
+            rules = await work.active_rules(session)
+            senders = [e.sender.email for i in classified if (e := emails[i]).sender]
+            replies = Counter(await work.replies_in_last_hour(session, senders))
+            for email_id, classification in classified.items():
+                email = emails[email_id]
+                sender = email.sender.email.lower() if email.sender else ""
+                decision = route(email, classification, self._context(rules, replies[sender]))
+                if decision.action == Action.AUTO_HANDLE:
+                    replies[sender] += 1
+                try:
+                    await self._store_plan(session, email_id, email, classification, decision)
+                    claimed[email_id] = (_acting_status(decision), claimed[email_id][1])
+                except PERMANENT_ERRORS as exc:
+                    await work.record_failure(session, email_id, str(exc), retry_in=None)
+                    claimed[email_id] = (Status.FAILED, claimed[email_id][1])
+                    outcome.failed += 1
+
+    def _context(self, rules: tuple[Rule, ...], replies_last_hour: int) -> RoutingContext:
+        return RoutingContext(
+            thresholds=self.config.thresholds,
+            mailbox_address=self.config.mailbox_address,
+            rules=rules,
+            replies_to_sender_last_hour=replies_last_hour,
+            max_replies_per_sender_per_hour=self.config.max_replies_per_sender_per_hour,
+            no_auto_reply_categories=self.config.no_auto_reply_categories,
+        )
+
+    async def _store_plan(
+        self,
+        session: AsyncSession,
+        email_id: int,
+        email: Email,
+        classification: Classification,
+        decision: Decision,
+    ) -> None:
+        escalation_id = None
+        if decision.action == Action.ESCALATE:
+            escalation_id = await self._store_escalation(session, email_id, email, classification, decision)
+        plan = self.planner.plan(email_id, email, classification, decision, escalation_id)
+        for effect in plan.effects:
+            session.add(
+                SideEffectRow(idempotency_key=effect.key, email_id=email_id, kind=effect.kind, payload=effect.payload)
+            )
+        await work.set_status(
+            session,
+            [email_id],
+            _acting_status(decision),
+            action=decision.action.value,
+            reason=decision.reason,
+            response_text=plan.response_text,
+            escalation_id=escalation_id,
+        )
+
+    async def _store_escalation(
+        self,
+        session: AsyncSession,
+        email_id: int,
+        email: Email,
+        classification: Classification,
+        decision: Decision,
+    ) -> int:
+        plan = self.planner.escalation(email, classification)
+        row = EscalationRow(
+            email_id=email_id,
+            name=plan.name,
+            category=classification.category,
+            urgency=str(classification.urgency),
+            reason=decision.reason,
+            summary=plan.summary,
+            members=list(plan.members),
+            created_at=utcnow(),
+        )
+        session.add(row)
+        await session.flush()
+        return row.id
+
+    async def _act(
+        self,
+        acting: list[int],
+        emails: dict[int, Email],
+        claimed: dict[int, tuple[str, int]],
+        outcome: BatchOutcome,
+    ) -> None:
+        if not acting:
+            return
+        async with self.db.transaction() as session:
+            rows = await work.pending_effects(session, acting)
+        by_email: dict[int, list[SideEffectRow]] = {email_id: [] for email_id in acting}
+        for row in rows:
+            by_email[row.email_id or 0].append(row)
+        limit = asyncio.Semaphore(self.config.concurrency)
+        results = await asyncio.gather(
+            *(self._run_effects(limit, emails[i], effects) for i, effects in by_email.items())
+        )
+        await self._finish(dict(zip(by_email, results, strict=True)), claimed, outcome)
+
+    async def _run_effects(
+        self, limit: asyncio.Semaphore, email: Email, effects: list[SideEffectRow]
+    ) -> tuple[dict[int, str], SideEffectRow | None, Exception | None]:
+        """Carry out an email's effects in order; stop at the first failure."""
+        done: dict[int, str] = {}
+        async with limit:
+            for row in effects:
+                try:
+                    effect = Effect(row.kind, row.idempotency_key, row.payload)
+                    done[row.id] = await self.runner.run(effect, email.source_id)
+                except Exception as exc:  # noqa: BLE001 - recorded on the email and retried
+                    return done, row, exc
+        return done, None, None
+
+    async def _finish(
+        self,
+        results: dict[int, tuple[dict[int, str], SideEffectRow | None, Exception | None]],
+        claimed: dict[int, tuple[str, int]],
+        outcome: BatchOutcome,
+    ) -> None:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            await work.mark_effects_done(session, {k: v for done, _, _ in results.values() for k, v in done.items()})
+            completed = []
+            for email_id, (_, failed_row, error) in results.items():
+                if failed_row is None or error is None:
+                    completed.append(email_id)
+                    continue
+                permanent = _is_permanent(error)
+                await work.mark_effect_failed(session, failed_row.id, str(error), permanent=permanent)
+                failure = f"{failed_row.kind}: {error}"
+                await self._record_failure(session, email_id, failure, claimed, outcome, final=permanent)
+            await self._complete(session, completed, now)
+            outcome.completed += len(completed)
+
+    async def _complete(self, session: AsyncSession, email_ids: list[int], now: datetime) -> None:
+        if not email_ids:
+            return
+        started = await work.started_at(session, email_ids)
+        sent = await work.emails_with_reply_sent(session, email_ids)
+        await work.update_each(
+            session,
+            {
+                email_id: {
+                    "status": Status.COMPLETED.value,
+                    "completed_at": now,
+                    "lease_until": None,
+                    "error": None,
+                    "response_sent": email_id in sent,
+                    "processing_time_ms": (now - started.get(email_id, now)).total_seconds() * 1000,
+                }
+                for email_id in email_ids
+            },
+        )
+
+    async def _fail(
+        self,
+        email_id: int,
+        error: str,
+        claimed: dict[int, tuple[str, int]],
+        outcome: BatchOutcome,
+        *,
+        final: bool = False,
+    ) -> None:
+        async with self.db.transaction() as session:
+            await self._record_failure(session, email_id, error, claimed, outcome, final=final)
+
+    async def _record_failure(
+        self,
+        session: AsyncSession,
+        email_id: int,
+        error: str,
+        claimed: dict[int, tuple[str, int]],
+        outcome: BatchOutcome,
+        *,
+        final: bool,
+    ) -> None:
+        attempts = claimed[email_id][1]
+        final = final or attempts >= self.config.max_attempts
+        retry_in = None if final else min(2.0**attempts, 300.0)
+        await work.record_failure(session, email_id, error, retry_in=retry_in)
+        claimed[email_id] = (Status.FAILED if final else claimed[email_id][0], attempts)
+        log.warning("email %s %s: %s", email_id, "failed" if final else "will be retried", error)
+        if final:
+            outcome.failed += 1
+        else:
+            outcome.retrying += 1
+
+
+def _acting_status(decision: Decision) -> Status:
+    return Status.ESCALATING if decision.action == Action.ESCALATE else Status.RESPONDING
+
+
+def _is_permanent(error: Exception) -> bool:
+    if isinstance(error, MailboxError | NotifyError):
+        return error.permanent
+    return isinstance(error, PERMANENT_ERRORS)
+
+
+async def _load_emails(session: AsyncSession, email_ids: list[int]) -> dict[int, EmailRow]:
+    rows = await session.scalars(select(EmailRow).where(EmailRow.id.in_(email_ids)))
+    return {row.id: row for row in rows}
+
+
+async def _stored_classifications(session: AsyncSession, email_ids: list[int]) -> dict[int, Classification]:
+    if not email_ids:
+        return {}
+    rows = await session.scalars(
+        select(ClassificationRow).where(ClassificationRow.email_id.in_(email_ids)).order_by(ClassificationRow.id)
+    )
+    return {row.email_id: classification_from_row(row) for row in rows}

@@ -1,0 +1,127 @@
+"""Routing: a pure function from an email and its classification to a decision.
+
+Order matters and is the contract operators rely on:
+1. a message that could not be parsed goes to a person;
+2. operator rules, by priority, first match wins;
+3. policy: category ESCALATION or urgency CRITICAL escalates;
+4. confidence thresholds;
+5. loop guards last, so that no rule, policy or score can make EmailBot reply to a machine, a list, itself, or
+   the same sender too often: such a reply becomes a human review instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from emailbot.domain import Action, Classification, Decision, Email, Rule, RuleAction, Thresholds, Urgency
+
+ESCALATION_CATEGORY = "ESCALATION"
+REPLYING_ACTIONS = frozenset({Action.AUTO_HANDLE, Action.SUGGEST_RESPONSE})
+_NO_REPLY_LOCAL_PART = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer[-_.]daemon|postmaster|bounces?|notifications?)([-+_.].*)?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingContext:
+    thresholds: Thresholds
+    mailbox_address: str
+    rules: tuple[Rule, ...] = ()
+    replies_to_sender_last_hour: int = 0
+    max_replies_per_sender_per_hour: int = 3
+    no_auto_reply_categories: frozenset[str] = frozenset()
+
+
+def route(email: Email, classification: Classification, context: RoutingContext) -> Decision:
+    if email.parse_error:
+        return Decision(Action.HUMAN_REVIEW, f"malformed message: {email.parse_error}")
+    decision = (
+        _by_rule(email, classification, context.rules)
+        or _by_policy(classification)
+        or _by_confidence(classification, context.thresholds)
+    )
+    if decision.action == Action.AUTO_HANDLE and classification.category in context.no_auto_reply_categories:
+        decision = Decision(Action.SUGGEST_RESPONSE, f"{decision.reason}; category never auto-replies")
+    guard = loop_guard(email, context) if decision.action in REPLYING_ACTIONS else None
+    if guard:
+        return Decision(Action.HUMAN_REVIEW, f"loop guard: {guard} (instead of {decision.action})")
+    return decision
+
+
+def loop_guard(email: Email, context: RoutingContext) -> str | None:
+    """Why EmailBot must not reply to this email, or None when a reply is safe."""
+    target = email.reply_address
+    if target is None or "@" not in target.email:
+        return "no address to reply to"
+    if email.loop.is_auto_reply:
+        return "the email is an automatic message"
+    if email.loop.is_bulk:
+        return "the email is bulk or list mail"
+    if _NO_REPLY_LOCAL_PART.match(target.email.partition("@")[0].lower()):
+        return "the sender does not take replies"
+    if _same_address(target.email, context.mailbox_address) or (
+        email.sender and _same_address(email.sender.email, context.mailbox_address)
+    ):
+        return "the email comes from this mailbox"
+    if context.replies_to_sender_last_hour >= context.max_replies_per_sender_per_hour:
+        return f"{context.replies_to_sender_last_hour} replies to this sender in the last hour"
+    return None
+
+
+def _by_rule(email: Email, classification: Classification, rules: tuple[Rule, ...]) -> Decision | None:
+    for rule in sorted(rules, key=lambda item: (item.priority, item.id)):
+        if rule.enabled and rule_matches(rule, email, classification):
+            return Decision(_RULE_ACTIONS[rule.action], f"rule {rule.name!r}", rule.template, rule.id)
+    return None
+
+
+_RULE_ACTIONS = {
+    RuleAction.REPLY: Action.AUTO_HANDLE,
+    RuleAction.ESCALATE: Action.ESCALATE,
+    RuleAction.REVIEW: Action.HUMAN_REVIEW,
+    RuleAction.SKIP: Action.SKIP,
+}
+
+
+def rule_matches(rule: Rule, email: Email, classification: Classification) -> bool:
+    """Every condition that is set must hold; a rule with no condition matches nothing."""
+    sender = email.sender.email.lower() if email.sender else ""
+    checks: list[tuple[str | None, Callable[[str], bool]]] = [
+        (rule.sender, lambda value: sender == value.lower()),
+        (rule.domain, lambda value: _in_domain(sender, value)),
+        (rule.subject_contains, lambda value: value.lower() in email.subject.lower()),
+        (rule.category, lambda value: classification.category.upper() == value.upper()),
+    ]
+    conditions = [(value, check) for value, check in checks if value]
+    return bool(conditions) and all(check(value) for value, check in conditions)
+
+
+def _by_policy(classification: Classification) -> Decision | None:
+    if classification.category == ESCALATION_CATEGORY:
+        return Decision(Action.ESCALATE, "policy: category ESCALATION")
+    if classification.urgency == Urgency.CRITICAL:
+        return Decision(Action.ESCALATE, "policy: urgency CRITICAL")
+    return None
+
+
+def _by_confidence(classification: Classification, thresholds: Thresholds) -> Decision:
+    score = classification.confidence
+    if score >= thresholds.auto:
+        return Decision(Action.AUTO_HANDLE, f"confidence {score:.1f} >= {thresholds.auto:g}")
+    if score >= thresholds.suggest:
+        return Decision(Action.SUGGEST_RESPONSE, f"confidence {score:.1f} >= {thresholds.suggest:g}")
+    if score >= thresholds.review:
+        return Decision(Action.HUMAN_REVIEW, f"confidence {score:.1f} >= {thresholds.review:g}")
+    return Decision(Action.ESCALATE, f"confidence {score:.1f} < {thresholds.review:g}")
+
+
+def _in_domain(address: str, domain: str) -> bool:
+    host = address.rpartition("@")[2]
+    wanted = domain.lower().lstrip("@")
+    return host == wanted or host.endswith("." + wanted)
+
+
+def _same_address(left: str, right: str) -> bool:
+    return left.strip().lower() == right.strip().lower()

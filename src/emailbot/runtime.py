@@ -1,0 +1,78 @@
+"""Builds the running parts from the settings, once, for the API, the CLI and the tests alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from emailbot.classifiers.base import Classifier
+from emailbot.classifiers.registry import build_classifier
+from emailbot.domain import Address
+from emailbot.jobs.engine import Engine, EngineTiming
+from emailbot.jobs.queue import MemoryQueue, WorkQueue
+from emailbot.mail.base import Mailbox
+from emailbot.mail.registry import open_mailbox
+from emailbot.notify.log import LogNotifier
+from emailbot.pipeline.act import EffectRunner, Planner
+from emailbot.pipeline.parse import parse_email
+from emailbot.pipeline.process import EngineConfig, Processor
+from emailbot.pipeline.templates import ReplyTemplates
+from emailbot.settings import Settings
+from emailbot.store.db import Database
+from emailbot.store.tables import utcnow
+from emailbot.taxonomy import Taxonomy, load_taxonomy
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    mailbox: Mailbox
+    classifier: Classifier
+    taxonomy: Taxonomy
+    config: EngineConfig
+    processor: Processor
+    queue: WorkQueue
+    engine: Engine
+    started_at: datetime = field(default_factory=utcnow)
+
+    async def close(self) -> None:
+        await self.engine.stop()
+        await self.db.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    db = Database(settings.database_url)
+    mailbox = open_mailbox(settings)
+    classifier = build_classifier(settings)
+    config = engine_config(settings, taxonomy)
+    planner = Planner(
+        taxonomy,
+        ReplyTemplates(taxonomy.template_dirs),
+        mailbox_name=settings.mailbox_display_name,
+        default_members=settings.escalation_default_members,
+        base_url=settings.base_url,
+    )
+    processor = Processor(db, classifier, planner, EffectRunner(mailbox, [LogNotifier()]), config)
+    queue = MemoryQueue()
+    timing = EngineTiming(
+        poll_interval=settings.poll_interval_seconds,
+        sweep_interval=min(5.0, settings.lease_seconds / 2),
+        batch_size=settings.batch_size,
+        workers=settings.worker_concurrency,
+    )
+    engine = Engine(db, mailbox, parse_email, processor, queue, timing)
+    return Runtime(settings, db, mailbox, classifier, taxonomy, config, processor, queue, engine)
+
+
+def engine_config(settings: Settings, taxonomy: Taxonomy) -> EngineConfig:
+    return EngineConfig(
+        thresholds=settings.thresholds,
+        mailbox_address=Address(settings.mailbox_address).email,
+        max_replies_per_sender_per_hour=settings.max_replies_per_sender_per_hour,
+        max_attempts=settings.max_attempts,
+        lease_seconds=settings.lease_seconds,
+        concurrency=settings.worker_concurrency,
+        no_auto_reply_categories=frozenset(n for n, spec in taxonomy.categories.items() if not spec.auto_reply),
+    )
