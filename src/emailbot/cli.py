@@ -1,0 +1,187 @@
+"""`emailbot`: run the service, process once, check health and status, manage the database and the model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from emailbot.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="EmailBot: triage for a team's shared mailbox.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(f"Configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _prepare(settings: Settings) -> None:
+    """Everything a first start needs: data folders and the current schema."""
+    from emailbot.store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option("--demo", help="Fill an empty mailbox with sample emails first.")] = False,
+    host: Annotated[str | None, typer.Option(help="Overrides EMAILBOT_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides EMAILBOT_PORT.")] = None,
+) -> None:
+    """Serve the API on EMAILBOT_HOST:EMAILBOT_PORT and process mail as it arrives."""
+    import uvicorn
+
+    from emailbot.api.app import create_app
+    from emailbot.logs import configure_logging
+    from emailbot.runtime import build_runtime
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    _prepare(settings)
+    runtime = build_runtime(settings)
+    if demo:
+        _write_demo(settings)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    typer.echo(f"EmailBot is watching {settings.local_mailbox_dir}/new and serving http://{bind_host}:{bind_port}")
+    config = uvicorn.Config(create_app(runtime), host=bind_host, port=bind_port, log_config=None)
+    uvicorn.Server(config).run()
+
+
+def _write_demo(settings: Settings) -> None:
+    from emailbot.demo import write_demo_mail
+
+    written = write_demo_mail(settings.local_mailbox_dir)
+    typer.echo(f"Demo: wrote {written} sample emails" if written else "Demo: mailbox not empty, nothing written")
+
+
+@app.command()
+def process() -> None:
+    """Poll the mailbox once, process everything that is due, and exit."""
+    from emailbot.logs import configure_logging
+    from emailbot.runtime import build_runtime
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    _prepare(settings)
+
+    async def once() -> tuple[int, int]:
+        runtime = build_runtime(settings)
+        try:
+            stored = await runtime.engine.poll_once()
+            return stored, await runtime.engine.drain()
+        finally:
+            await runtime.close()
+
+    stored, processed = asyncio.run(once())
+    typer.echo(f"Stored {stored} new emails; processed {processed}.")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Processing statistics, read from the database (the service need not be running)."""
+    from emailbot.store.db import Database
+    from emailbot.store.stats import processing_stats
+
+    settings = _settings()
+    _prepare(settings)
+
+    async def read() -> dict[str, Any]:
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                stats = await processing_stats(session)
+        finally:
+            await db.dispose()
+        return {
+            "emails_processed_today": stats.processed_today,
+            "current_queue_size": stats.backlog,
+            "total_processed": stats.total_processed,
+            "success_rate": stats.success_rate,
+            "average_processing_time": stats.average_processing_time,
+            "classification_accuracy": stats.classification_accuracy,
+            "last_processing": stats.last_processing.isoformat() if stats.last_processing else None,
+        }
+
+    result = asyncio.run(read())
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for name, value in result.items():
+        typer.echo(f"{name.replace('_', ' '):<26} {value if value is not None else '-'}")
+
+
+@app.command()
+def health(
+    url: Annotated[str | None, typer.Option(help="The API's base URL (default: from the settings).")] = None,
+) -> None:
+    """The daily health check: API health, components and processing status. Exit code 0 healthy, 1 not."""
+    base = (url or _settings().base_url).rstrip("/")
+    healthy = True
+    typer.echo("=== EmailBot Health Check ===")
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            overall = client.get("/health")
+            typer.echo(f"1. API health: HTTP {overall.status_code} {overall.json().get('status')}")
+            healthy = overall.status_code == 200
+            components = client.get("/health/detailed").json().get("components", {})
+            typer.echo("2. Components:")
+            for name, component in components.items():
+                typer.echo(f"   {name:<14} {component.get('status')}")
+            status_body = client.get("/process/status").json()
+            typer.echo(
+                f"3. Processed today: {status_body.get('emails_processed_today')}, "
+                f"queue: {status_body.get('current_queue_size')}"
+            )
+    except (httpx.HTTPError, ValueError) as exc:
+        typer.echo(f"API at {base} is not reachable: {exc}", err=True)
+        healthy = False
+    typer.echo("=== Health Check " + ("passed ===" if healthy else "FAILED ==="))
+    raise typer.Exit(0 if healthy else 1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the current version."""
+    settings = _settings()
+    _prepare(settings)
+    typer.echo("Database schema is up to date.")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree (alembic check)."""
+    from alembic.util.exc import CommandError
+
+    from emailbot.store.migrate import check
+
+    settings = _settings()
+    _prepare(settings)
+    try:
+        check(settings.database_url)
+    except CommandError as exc:
+        typer.echo(f"Schema drift: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("Models and migrations agree.")
+
+
+def _mount_model_commands() -> None:
+    from emailbot.classifiers.cli import app as model_app
+
+    app.add_typer(model_app, name="model", help="Train and evaluate the local classifier.")
+
+
+_mount_model_commands()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
