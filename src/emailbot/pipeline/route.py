@@ -6,7 +6,8 @@ Order matters and is the contract operators rely on:
 3. policy: category ESCALATION or urgency CRITICAL escalates;
 4. confidence thresholds;
 5. loop guards last, so that no rule, policy or score can make EmailBot reply to a machine, a list, itself, or
-   the same sender too often: such a reply becomes a human review instead.
+   the same sender too often: such a reply becomes a human review instead. A low-confidence escalation of such
+   mail becomes a review too; an escalation by rule or policy (an outage alert from a monitor) stands.
 """
 
 from __future__ import annotations
@@ -37,14 +38,15 @@ class RoutingContext:
 def route(email: Email, classification: Classification, context: RoutingContext) -> Decision:
     if email.parse_error:
         return Decision(Action.HUMAN_REVIEW, f"malformed message: {email.parse_error}")
-    decision = (
-        _by_rule(email, classification, context.rules)
-        or _by_policy(classification)
-        or _by_confidence(classification, context.thresholds)
-    )
+    decision = _by_rule(email, classification, context.rules) or _by_policy(classification)
+    unsure = decision is None
+    if decision is None:
+        decision = _by_confidence(classification, context.thresholds)
     if decision.action == Action.AUTO_HANDLE and classification.category in context.no_auto_reply_categories:
         decision = Decision(Action.SUGGEST_RESPONSE, f"{decision.reason}; category never auto-replies")
-    guard = loop_guard(email, context) if decision.action in REPLYING_ACTIONS else None
+    # Machine mail that the classifier is merely unsure about is not worth pulling people into a chat.
+    guarded = decision.action in REPLYING_ACTIONS or (unsure and decision.action == Action.ESCALATE)
+    guard = loop_guard(email, context) if guarded else None
     if guard:
         return Decision(Action.HUMAN_REVIEW, f"loop guard: {guard} (instead of {decision.action})")
     return decision

@@ -1,0 +1,28 @@
+"""A real runtime on a temporary mailbox and a real database, for API and pipeline tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from emailbot.runtime import Runtime, build_runtime
+from emailbot.settings import Settings, load_settings
+
+
+def settings_for(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
+    return load_settings(
+        database_url=database_url,
+        local_mailbox_dir=tmp_path / "mailbox",
+        model_dir=tmp_path / "models",
+        data_dir=tmp_path / "var",
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, database_url: str) -> AsyncIterator[Runtime]:
+    built = build_runtime(settings_for(tmp_path, database_url))
+    yield built
+    await built.close()
