@@ -29,8 +29,11 @@ async def test_ingest_stores_raw_and_is_idempotent(db: Database) -> None:
         first = await work.ingest(session, "local", _batch("a", "b"))  # type: ignore[arg-type]
     async with db.transaction() as session:
         again = await work.ingest(session, "local", _batch("a", "b", "c"))  # type: ignore[arg-type]
+    async with db.transaction() as session:
+        replayed = await work.ingest(session, "local", _batch("a", "c"))  # type: ignore[arg-type]
     assert len(first) == 2
     assert len(again) == 1
+    assert replayed == []
     async with db.sessions() as session:
         rows = (await session.scalars(select(EmailRow).order_by(EmailRow.id))).all()
         statuses = (await session.scalars(select(ProcessingResultRow.status))).all()

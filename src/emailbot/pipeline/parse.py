@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesParser
@@ -52,6 +52,14 @@ _MESSAGE_HEADERS = frozenset(
     {"from", "to", "cc", "subject", "date", "message-id", "received", "return-path", "mime-version",
      "content-type", "sender", "reply-to", "in-reply-to", "references", "delivered-to"}
 )  # fmt: skip
+_SERIOUS_DEFECTS = {
+    "MissingHeaderBodySeparatorDefect": "a header line without a colon",
+    "StartBoundaryNotFoundDefect": "MIME boundary not found",
+    "NoBoundaryInMultipartDefect": "multipart without a boundary",
+    "MultipartInvariantViolationDefect": "multipart without parts",
+    "InvalidBase64CharactersDefect": "invalid base64 content",
+}
+_MAILBOX = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]+")
 _NEWLINES = re.compile(r"[\r\n]+")
 _ANGLE_ID = re.compile(r"<([^<>]{1,998})>")
 _ADDRESS_SPLIT = re.compile(r"[\s<>()\[\],;:\"']+")
@@ -105,7 +113,31 @@ def _parse(message: RawMessage) -> Email:
     headers = _Headers(parsed, body.shared.charset)
     if not any(name in headers for name in _MESSAGE_HEADERS):
         errors.append("no RFC 822 headers found")
-    return _build(message, headers, body, errors)
+    errors.extend(_guard(errors, "defects", lambda: _structural_defects(parsed), []))
+    email = _build(message, headers, body, errors)
+    return email if email.parse_error or _plausible_sender(email) else replace(email, parse_error="invalid From")
+
+
+def _structural_defects(parsed: Message) -> list[str]:
+    """Defects that mean the message is broken, not merely sloppy: such mail goes to a person.
+
+    The stdlib records many harmless defects (a missing closing boundary, base64 padding); only the ones that
+    lose or mangle content count here.
+    """
+    found: dict[str, None] = {}
+    for index, part in enumerate(parsed.walk()):
+        if index >= MAX_PARTS:
+            break
+        for defect in getattr(part, "defects", ()):
+            name = type(defect).__name__
+            if name in _SERIOUS_DEFECTS:
+                found[_SERIOUS_DEFECTS[name]] = None
+    return list(found)
+
+
+def _plausible_sender(email: Email) -> bool:
+    """A From that is missing or not a mailbox (local@domain.tld) means the message cannot be trusted or answered."""
+    return email.sender is None or bool(_MAILBOX.fullmatch(email.sender.email))
 
 
 def _build(message: RawMessage, headers: _Headers, body: _Body, errors: list[str]) -> Email:

@@ -43,6 +43,8 @@ async def ingest(session: AsyncSession, mailbox: str, parsed: Sequence[tuple[Raw
     rows = [email_row(mailbox, message, email) for message, email in parsed]
     inserted = await session.execute(_insert(session, EmailRow).returning(EmailRow.id, EmailRow.message_id), rows)
     new = [(row.id, row.message_id) for row in inserted]
+    if not new:
+        return []
     duplicates = await _duplicate_message_ids(session, mailbox, new)
     now = utcnow()
     await session.execute(
@@ -76,7 +78,7 @@ async def _duplicate_message_ids(
         .where(EmailRow.mailbox == mailbox, EmailRow.message_id.in_(ids))
         .group_by(EmailRow.message_id)
     )
-    first_by_message_id = {message_id: email_id for message_id, email_id in first.tuples()}
+    first_by_message_id = {message_id: email_id for message_id, email_id in first}
     return {
         email_id: first_by_message_id[message_id]
         for email_id, message_id in new
@@ -160,7 +162,7 @@ async def replies_in_last_hour(session: AsyncSession, senders: Iterable[str]) ->
         .where(func.lower(EmailRow.sender).in_(wanted))
         .group_by(func.lower(EmailRow.sender))
     )
-    return {sender: count for sender, count in result.tuples()}
+    return {sender: count for sender, count in result}
 
 
 async def pending_effects(session: AsyncSession, email_ids: Sequence[int]) -> list[SideEffectRow]:
@@ -216,7 +218,7 @@ async def started_at(session: AsyncSession, email_ids: Sequence[int]) -> dict[in
             ProcessingResultRow.email_id.in_(email_ids)
         )
     )
-    return {email_id: started for email_id, started in rows.tuples() if started is not None}
+    return {email_id: started for email_id, started in rows if started is not None}
 
 
 async def mark_effect_failed(session: AsyncSession, effect_id: int, error: str, *, permanent: bool) -> None:

@@ -1,0 +1,158 @@
+"""The whole pipeline in process: real Maildir, parser, local classifier, database and (for retries) SMTP server."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select, update
+
+from emailbot.demo import DEMO_MAIL, write_demo_mail
+from emailbot.runtime import Runtime, build_runtime
+from emailbot.store.tables import EmailRow, EscalationRow, ProcessingResultRow, SideEffectRow, utcnow
+from tests.factories import rfc822
+from tests.mail.test_smtp import RecordingHandler, free_port
+from tests.runtime_fixtures import settings_for
+
+
+async def _results(runtime: Runtime) -> dict[str, ProcessingResultRow]:
+    async with runtime.db.sessions() as session:
+        rows = await session.execute(select(EmailRow.subject, ProcessingResultRow).join(ProcessingResultRow))
+        return {subject: result for subject, result in rows}
+
+
+def _deliver(runtime: Runtime, name: str, raw: bytes) -> None:
+    new = Path(runtime.settings.local_mailbox_dir) / "new"
+    new.mkdir(parents=True, exist_ok=True)
+    (new / name).write_bytes(raw)
+
+
+def _sent(runtime: Runtime) -> list[email.message.EmailMessage]:
+    cur = Path(runtime.settings.local_mailbox_dir) / ".Sent" / "cur"
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for path in sorted(cur.iterdir())
+    ]
+
+
+async def test_demo_mail_takes_every_route(runtime: Runtime) -> None:
+    write_demo_mail(Path(runtime.settings.local_mailbox_dir))
+    assert await runtime.engine.poll_once() == len(DEMO_MAIL)
+    await runtime.engine.drain()
+    results = await _results(runtime)
+    assert {r.status for r in results.values()} == {"completed"}
+    actions = {r.action for r in results.values()}
+    assert {"AUTO_HANDLE", "HUMAN_REVIEW", "ESCALATE"} <= actions
+    by_kind = {sample.shows: [] for sample in DEMO_MAIL}  # type: dict[str, list[ProcessingResultRow]]
+    for sample in DEMO_MAIL:
+        match = [r for subject, r in results.items() if sample.subject and subject.startswith(sample.subject[:20])]
+        by_kind[sample.shows].extend(match)
+    assert all(r.action == "HUMAN_REVIEW" and "loop guard" in (r.reason or "") for r in by_kind["loop-guard"])
+    assert all(r.action == "ESCALATE" for r in by_kind["escalation"])
+    malformed = [r for r in results.values() if (r.reason or "").startswith("malformed")]
+    assert len(malformed) == 1
+    assert malformed[0].action == "HUMAN_REVIEW"
+    replies = _sent(runtime)
+    assert len(replies) == sum(r.response_sent for r in results.values()) > 0
+    for reply in replies:
+        assert reply["Auto-Submitted"] == "auto-replied"
+        assert reply["Subject"].startswith("Re: ")
+        assert reply["In-Reply-To"]
+
+
+async def test_processing_twice_changes_nothing(runtime: Runtime) -> None:
+    _deliver(runtime, "1.a", rfc822("Password reset", "I forgot my password, how do I reset it?"))
+    await runtime.engine.poll_once()
+    await runtime.engine.drain()
+    first = {s: (r.status, r.action) for s, r in (await _results(runtime)).items()}
+    _deliver(runtime, "1.a", rfc822("Password reset", "I forgot my password, how do I reset it?"))  # redelivered
+    await runtime.engine.poll_once()
+    await runtime.engine.drain()
+    async with runtime.db.sessions() as session:
+        effects = (await session.scalars(select(SideEffectRow.idempotency_key))).all()
+    assert {s: (r.status, r.action) for s, r in (await _results(runtime)).items()} == first
+    assert len(effects) == len(set(effects))
+
+
+async def test_escalation_is_recorded_with_members(runtime: Runtime) -> None:
+    _deliver(
+        runtime,
+        "1.a",
+        rfc822("Production database is down", "The whole ERP system is down, all 300 users cannot work. Outage!"),
+    )
+    await runtime.engine.poll_once()
+    await runtime.engine.drain()
+    async with runtime.db.sessions() as session:
+        escalation = (await session.scalars(select(EscalationRow))).one()
+        notify = (await session.scalars(select(SideEffectRow).where(SideEffectRow.kind == "notify"))).one()
+    assert escalation.name.startswith("IT-ESCALATION-")
+    assert "production-database-is-down" in escalation.name
+    assert "incident-manager@example.com" in escalation.members
+    assert escalation.status == "active"
+    assert notify.status == "done"
+    assert notify.payload["notice"]["escalation_id"] == escalation.id
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[RecordingHandler, int]]:
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+async def test_transient_failure_is_kept_retried_and_then_succeeds(
+    tmp_path: Path, database_url: str, smtp_server: tuple[RecordingHandler, int]
+) -> None:
+    handler, port = smtp_server
+    settings = settings_for(tmp_path, database_url, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+    runtime = build_runtime(settings)
+    try:
+        handler.answer = "451 Try again later"
+        _deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))
+        await runtime.engine.poll_once()
+        await runtime.engine.drain()
+        (result,) = (await _results(runtime)).values()
+        assert result.action == "AUTO_HANDLE"
+        assert result.status == "responding"
+        assert "451" in (result.error or "")
+        assert result.next_attempt_at > utcnow()
+        assert handler.received == []
+
+        handler.answer = "250 OK"
+        async with runtime.db.transaction() as session:  # the retry is due now rather than after the backoff
+            await session.execute(update(ProcessingResultRow).values(next_attempt_at=utcnow()))
+        await runtime.engine.drain()
+        (result,) = (await _results(runtime)).values()
+        assert (result.status, result.response_sent, result.attempts) == ("completed", True, 2)
+        assert len(handler.received) == 1
+        assert len(_sent(runtime)) == 1
+    finally:
+        await runtime.close()
+
+
+async def test_permanent_failure_is_final_and_keeps_the_error(
+    tmp_path: Path, database_url: str, smtp_server: tuple[RecordingHandler, int]
+) -> None:
+    handler, port = smtp_server
+    settings = settings_for(tmp_path, database_url, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+    runtime = build_runtime(settings)
+    try:
+        handler.answer = "550 No such user"
+        _deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))
+        await runtime.engine.poll_once()
+        await runtime.engine.drain()
+        (result,) = (await _results(runtime)).values()
+        assert result.status == "failed"
+        assert "550" in (result.error or "")
+        assert result.completed_at is not None
+    finally:
+        await runtime.close()
