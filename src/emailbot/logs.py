@@ -13,3 +13,5 @@ def configure_logging(level: str) -> None:
     )
     # httpx logs full request URLs at info level; they can carry tokens in query strings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic announces every check at start-up; only its warnings matter to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

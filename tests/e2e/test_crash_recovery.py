@@ -102,7 +102,8 @@ def test_sigkill_mid_batch_then_restart_handles_every_email_once(tmp_path: Path,
     replies_done = _query(database_url, "SELECT count(*) FROM side_effects WHERE kind = 'reply' AND status = 'done'")
     drafts_done = _query(database_url, "SELECT count(*) FROM side_effects WHERE kind = 'draft' AND status = 'done'")
     sent, drafts = _replies_in(mailbox / ".Sent"), _replies_in(mailbox / ".Drafts")
-    assert sent and max(sent.values()) == 1, "a reply was written twice"
+    assert sent, "no reply was written"
+    assert max(sent.values()) == 1, "a reply was written twice"
     assert not drafts or max(drafts.values()) == 1, "a draft was written twice"
     assert sum(sent.values()) == replies_done[0][0]
     assert sum(drafts.values()) == drafts_done[0][0]

@@ -1,0 +1,77 @@
+"""A new user's first run: `emailbot run --demo`, then an email dropped into the Maildir gets its reply."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.service import Service, wait_for
+from tests.factories import rfc822
+
+pytestmark = pytest.mark.slow
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("cur/*")) + sorted(folder.glob("new/*"))
+
+
+def test_demo_then_a_dropped_email_is_answered_and_counted(tmp_path: Path) -> None:
+    service = Service(tmp_path, {"EMAILBOT_POLL_INTERVAL_SECONDS": "0.5", "EMAILBOT_LOG_LEVEL": "WARNING"})
+    mailbox = tmp_path / "var" / "mailbox"  # the embedded defaults, relative to the working directory
+    try:
+        service.start("--demo")
+        wait_for(
+            lambda: service.get("/process/status")["processing_stats"]["total_processed"] >= 15,
+            timeout=60,
+            what="the demo mail to be processed",
+        )
+        before = set(_files(mailbox / ".Sent"))
+        status_before = service.get("/process/status")["emails_processed_today"]
+
+        raw = rfc822("How do I reset my password?", "Hi, I forgot my password. How can I reset it? Thanks, Ann")
+        (mailbox / "tmp" / "dropped.eml").write_bytes(raw)
+        (mailbox / "tmp" / "dropped.eml").rename(mailbox / "new" / "dropped.eml")  # how a mail server delivers
+        dropped_at = time.monotonic()
+        new_replies = wait_for(lambda: set(_files(mailbox / ".Sent")) - before, timeout=5, what="the reply in .Sent")
+        answered_in = time.monotonic() - dropped_at
+
+        (reply_path,) = new_replies
+        reply = reply_path.read_bytes()
+        assert b"Subject: Re: How do I reset my password?" in reply
+        assert service.get("/process/status")["emails_processed_today"] == status_before + 1
+        listed = service.get("/emails?sender=alice@customer.example")["items"]
+        assert listed[0]["action"] == "AUTO_HANDLE"
+        assert answered_in < 5
+
+        health = subprocess.run(
+            [sys.executable, "-m", "emailbot.cli", "health", "--url", service.url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert health.returncode == 0, health.stdout + health.stderr
+        assert "Health Check passed" in health.stdout
+        assert httpx.get(f"{service.url}/health", timeout=5).json()["status"] == "healthy"
+    finally:
+        service.stop()
+
+
+def test_health_command_fails_when_the_api_is_down(tmp_path: Path) -> None:
+    from tests.e2e.service import free_port
+
+    result = subprocess.run(
+        [sys.executable, "-m", "emailbot.cli", "health", "--url", f"http://127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "not reachable" in result.stderr
