@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
+from emailbot.classifiers.base import Classifier
 from emailbot.demo import DEMO_MAIL, write_demo_mail
+from emailbot.domain import Classification, Email
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.store.tables import EmailRow, EscalationRow, ProcessingResultRow, SideEffectRow, utcnow
 from tests.factories import rfc822
@@ -156,3 +158,35 @@ async def test_permanent_failure_is_final_and_keeps_the_error(
         assert result.completed_at is not None
     finally:
         await runtime.close()
+
+
+class FailingFirstClassifier:
+    """Fault injection at the Classifier boundary: the first batch fails, later ones go to the real model."""
+
+    def __init__(self, real: Classifier) -> None:
+        self.name = real.name
+        self.real = real
+        self.calls = 0
+
+    async def classify(self, emails: Sequence[Email]) -> list[Classification]:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("model server went away")
+        return await self.real.classify(emails)
+
+
+async def test_classifier_failure_is_retried_not_completed(runtime: Runtime) -> None:
+    failing = FailingFirstClassifier(runtime.classifier)
+    runtime.processor.classifier = failing
+    _deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))
+    await runtime.engine.poll_once()
+    await runtime.engine.drain()
+    (result,) = (await _results(runtime)).values()
+    assert (result.status, result.action) == ("classifying", None)
+    assert "model server went away" in (result.error or "")
+    async with runtime.db.transaction() as session:
+        await session.execute(update(ProcessingResultRow).values(next_attempt_at=utcnow()))
+    await runtime.engine.drain()
+    (result,) = (await _results(runtime)).values()
+    assert (result.status, result.action, result.error) == ("completed", "AUTO_HANDLE", None)
+    assert failing.calls == 2

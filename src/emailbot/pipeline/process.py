@@ -81,7 +81,7 @@ class Processor:
         classified = await self._classify(fresh, emails, claimed, outcome)
         routing = [i for i, (status, _) in claimed.items() if status == Status.ROUTING]
         await self._route(classified, routing, emails, claimed, outcome)
-        acting = [i for i, (status, _) in claimed.items() if status not in (Status.FAILED,)]
+        acting = [i for i, (status, _) in claimed.items() if status in (Status.RESPONDING, Status.ESCALATING)]
         await self._act(acting, emails, claimed, outcome)
         return outcome
 
