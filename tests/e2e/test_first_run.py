@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.service import Service, wait_for
 from tests.factories import rfc822
+from tests.fakes.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -63,8 +64,6 @@ def test_demo_then_a_dropped_email_is_answered_and_counted(tmp_path: Path) -> No
 
 
 def test_health_command_fails_when_the_api_is_down(tmp_path: Path) -> None:
-    from tests.e2e.service import free_port
-
     result = subprocess.run(
         [sys.executable, "-m", "emailbot.cli", "health", "--url", f"http://127.0.0.1:{free_port()}"],
         capture_output=True,

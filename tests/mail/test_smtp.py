@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from emailbot.domain import Address, OutgoingMessage
@@ -18,44 +14,10 @@ from emailbot.mail.compose import compose_reply
 from emailbot.mail.maildir import MaildirMailbox, file_name_for
 from emailbot.mail.smtp import DeliveryStateUnknown, SmtpRelay, relay_from_settings
 from emailbot.settings import Settings
+from tests.fakes.net import free_port
+from tests.fakes.smtp import RecordingHandler
 
 HELPDESK = Address("helpdesk@example.com", "IT Help Desk")
-
-
-class RecordingHandler:
-    """Accepts (or answers `answer` to) every message; with `hang_up`, drops the line instead of answering."""
-
-    def __init__(self) -> None:
-        self.answer = "250 Message accepted"
-        self.hang_up = False
-        self.received: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.hang_up:
-            self.received.append(envelope)
-            server.transport.close()
-            return "250 never heard"
-        if self.answer.startswith("250"):
-            self.received.append(envelope)
-        return self.answer
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[RecordingHandler, int]]:
-    handler = RecordingHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
 
 
 def relay_to(port: int) -> SmtpRelay:
@@ -72,8 +34,8 @@ def reply(subject: str = "Re: VPN won't connect") -> OutgoingMessage:
     )
 
 
-async def test_relay_delivers_the_composed_message(server: tuple[RecordingHandler, int]) -> None:
-    handler, port = server
+async def test_relay_delivers_the_composed_message(smtp_server: tuple[RecordingHandler, int]) -> None:
+    handler, port = smtp_server
     await relay_to(port).deliver(compose_reply(reply(), sender=HELPDESK, key="k1"))
 
     assert len(handler.received) == 1
@@ -89,9 +51,9 @@ async def test_relay_delivers_the_composed_message(server: tuple[RecordingHandle
 
 @pytest.mark.parametrize(("answer", "permanent"), [("550 5.7.1 Relaying denied", True), ("451 4.3.0 Try later", False)])
 async def test_server_refusals_map_to_permanent_or_transient(
-    server: tuple[RecordingHandler, int], answer: str, permanent: bool
+    smtp_server: tuple[RecordingHandler, int], answer: str, permanent: bool
 ) -> None:
-    handler, port = server
+    handler, port = smtp_server
     handler.answer = answer
 
     with pytest.raises(MailboxError) as caught:
@@ -110,9 +72,9 @@ async def test_an_unreachable_relay_is_transient() -> None:
 
 
 async def test_a_hang_up_after_data_means_the_delivery_state_is_unknown(
-    server: tuple[RecordingHandler, int],
+    smtp_server: tuple[RecordingHandler, int],
 ) -> None:
-    handler, port = server
+    handler, port = smtp_server
     handler.hang_up = True
     with pytest.raises(DeliveryStateUnknown) as caught:
         await relay_to(port).deliver(compose_reply(reply(), sender=HELPDESK, key="k"))
@@ -120,9 +82,9 @@ async def test_a_hang_up_after_data_means_the_delivery_state_is_unknown(
 
 
 async def test_send_reply_delivers_once_and_files_it_in_sent(
-    server: tuple[RecordingHandler, int], tmp_path: Path
+    smtp_server: tuple[RecordingHandler, int], tmp_path: Path
 ) -> None:
-    handler, port = server
+    handler, port = smtp_server
     box = MaildirMailbox(tmp_path / "mail", HELPDESK, relay=relay_to(port))
 
     first = await box.send_reply("vpn-1", reply(), key="email-7:reply")
@@ -135,9 +97,9 @@ async def test_send_reply_delivers_once_and_files_it_in_sent(
 
 
 async def test_a_refused_send_leaves_no_marker_so_a_retry_can_send(
-    server: tuple[RecordingHandler, int], tmp_path: Path
+    smtp_server: tuple[RecordingHandler, int], tmp_path: Path
 ) -> None:
-    handler, port = server
+    handler, port = smtp_server
     box = MaildirMailbox(tmp_path / "mail", HELPDESK, relay=relay_to(port))
     handler.answer = "451 4.3.0 Try later"
     with pytest.raises(MailboxError) as caught:
@@ -151,9 +113,9 @@ async def test_a_refused_send_leaves_no_marker_so_a_retry_can_send(
 
 
 async def test_a_crash_between_sending_and_filing_never_sends_twice(
-    server: tuple[RecordingHandler, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    smtp_server: tuple[RecordingHandler, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    handler, port = server
+    handler, port = smtp_server
     box = MaildirMailbox(tmp_path / "mail", HELPDESK, relay=relay_to(port))
 
     def crash(*_: object) -> None:
@@ -175,9 +137,9 @@ async def test_a_crash_between_sending_and_filing_never_sends_twice(
 
 
 async def test_a_hang_up_keeps_the_marker_and_a_retry_refuses(
-    server: tuple[RecordingHandler, int], tmp_path: Path
+    smtp_server: tuple[RecordingHandler, int], tmp_path: Path
 ) -> None:
-    handler, port = server
+    handler, port = smtp_server
     handler.hang_up = True
     box = MaildirMailbox(tmp_path / "mail", HELPDESK, relay=relay_to(port))
     with pytest.raises(DeliveryStateUnknown):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from emailbot.classifiers.base import Classifier
@@ -17,7 +15,7 @@ from emailbot.domain import Classification, Email
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.store.tables import EmailRow, EscalationRow, ProcessingResultRow, SideEffectRow, utcnow
 from tests.factories import rfc822
-from tests.mail.test_smtp import RecordingHandler, free_port
+from tests.fakes.smtp import RecordingHandler
 from tests.runtime_fixtures import settings_for
 
 
@@ -99,24 +97,16 @@ async def test_escalation_is_recorded_with_members(runtime: Runtime) -> None:
     assert notify.payload["notice"]["escalation_id"] == escalation.id
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[RecordingHandler, int]]:
-    handler = RecordingHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+def _runtime_with_relay(tmp_path: Path, database_url: str, port: int) -> Runtime:
+    settings = settings_for(tmp_path, database_url, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+    return build_runtime(settings)
 
 
 async def test_transient_failure_is_kept_retried_and_then_succeeds(
     tmp_path: Path, database_url: str, smtp_server: tuple[RecordingHandler, int]
 ) -> None:
     handler, port = smtp_server
-    settings = settings_for(tmp_path, database_url, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
-    runtime = build_runtime(settings)
+    runtime = _runtime_with_relay(tmp_path, database_url, port)
     try:
         handler.answer = "451 Try again later"
         _deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))
@@ -145,8 +135,7 @@ async def test_permanent_failure_is_final_and_keeps_the_error(
     tmp_path: Path, database_url: str, smtp_server: tuple[RecordingHandler, int]
 ) -> None:
     handler, port = smtp_server
-    settings = settings_for(tmp_path, database_url, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
-    runtime = build_runtime(settings)
+    runtime = _runtime_with_relay(tmp_path, database_url, port)
     try:
         handler.answer = "550 No such user"
         _deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from emailbot import __version__
 from emailbot.api.deps import RuntimeDep
 from emailbot.ops.health import UNHEALTHY, detailed_health
+from emailbot.runtime import Runtime
 from emailbot.store.tables import utcnow
 
 router = APIRouter(tags=["system"])
@@ -29,24 +30,22 @@ async def root(runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.get("/health", responses={503: {"description": "unhealthy"}})
 async def health(runtime: RuntimeDep) -> JSONResponse:
-    status, components = await detailed_health(runtime)
-    body = {
-        "status": status,
-        "timestamp": utcnow().isoformat(),
-        "version": __version__,
-        "checks": {name: component.status for name, component in components.items()},
-    }
-    return JSONResponse(body, status_code=503 if status == UNHEALTHY else 200)
+    """Overall status and each component's status: 200 healthy or degraded, 503 unhealthy."""
+    return await _health(runtime, detailed=False)
 
 
 @router.get("/health/detailed", responses={503: {"description": "unhealthy"}})
 async def health_detailed(runtime: RuntimeDep) -> JSONResponse:
+    """Every component with its details (latency, model version, queue, configuration)."""
+    return await _health(runtime, detailed=True)
+
+
+async def _health(runtime: Runtime, *, detailed: bool) -> JSONResponse:
     status, components = await detailed_health(runtime)
-    body = {
-        "status": status,
-        "timestamp": utcnow().isoformat(),
-        "version": __version__,
-        "uptime_seconds": round((utcnow() - runtime.started_at).total_seconds(), 1),
-        "components": {name: component.as_dict() for name, component in components.items()},
-    }
+    body: dict[str, Any] = {"status": status, "timestamp": utcnow().isoformat(), "version": __version__}
+    if detailed:
+        body["uptime_seconds"] = round((utcnow() - runtime.started_at).total_seconds(), 1)
+        body["components"] = {name: component.as_dict() for name, component in components.items()}
+    else:
+        body["checks"] = {name: component.status for name, component in components.items()}
     return JSONResponse(body, status_code=503 if status == UNHEALTHY else 200)

@@ -51,7 +51,7 @@ def check_mailbox(runtime: Runtime) -> Component:
 
 
 def check_classifier(runtime: Runtime) -> Component:
-    model = getattr(runtime.classifier, "model_version", None)
+    model = getattr(runtime.classifier, "version", None)
     return Component(HEALTHY, {"type": runtime.classifier.name, "model": model})
 
 
