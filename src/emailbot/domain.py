@@ -135,6 +135,7 @@ class Classification:
     latency_ms: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    unrecognized: float = 0.0  # 0-100: how much of the email matches no category at all (spam, chit-chat, ...)
 
 
 @dataclass(frozen=True, slots=True)

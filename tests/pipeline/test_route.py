@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from emailbot.domain import Action, Address, Email, LoopSignals, Rule, RuleAction, Thresholds, Urgency
@@ -154,3 +156,14 @@ def test_category_that_never_auto_replies_gets_a_draft() -> None:
 
 def test_loop_guard_none_for_a_person() -> None:
     assert loop_guard(make_email(), CONTEXT) is None
+
+
+@pytest.mark.parametrize(("unrecognized", "expected"), [(49.9, Action.ESCALATE), (50, Action.HUMAN_REVIEW)])
+def test_mail_unlike_any_category_is_reviewed_not_escalated(unrecognized: float, expected: Action) -> None:
+    classification = replace(make_classification(confidence=20), unrecognized=unrecognized)
+    assert route(make_email(), classification, CONTEXT).action == expected
+
+
+def test_unrecognized_does_not_soften_policy_escalations() -> None:
+    classification = replace(make_classification(category="ESCALATION", confidence=20), unrecognized=90)
+    assert route(make_email(), classification, CONTEXT).action == Action.ESCALATE

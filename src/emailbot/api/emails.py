@@ -69,7 +69,7 @@ async def list_emails(
         .offset((page - 1) * page_size)
         .limit(page_size)
     )
-    items = [_summary(email, result) for email, result in rows.tuples()]
+    items = [_summary(email, result) for email, result in rows]
     return EmailPage(items=items, total=total, page=page, page_size=page_size)
 
 
@@ -115,7 +115,7 @@ async def get_email(email_id: int, session: SessionDep) -> dict[str, Any]:
     ).first()
     if found is None:
         raise ApiError(404, "not_found", f"Email {email_id} does not exist.")
-    email, result = found.tuple()
+    email, result = found
     return {
         **_email_fields(email),
         "classification": await _classification(session, email_id),
@@ -171,6 +171,7 @@ async def _classification(session: AsyncSession, email_id: int) -> dict[str, Any
         "latency_ms",
         "prompt_tokens",
         "completion_tokens",
+        "unrecognized",
         "created_at",
     )
     return {name: getattr(row, name) for name in fields}

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from emailbot.domain import Action, Classification, Decision, Email, Rule, RuleAction, Thresholds, Urgency
 
 ESCALATION_CATEGORY = "ESCALATION"
+UNRECOGNIZED_REVIEW = 50.0
 REPLYING_ACTIONS = frozenset({Action.AUTO_HANDLE, Action.SUGGEST_RESPONSE})
 _NO_REPLY_LOCAL_PART = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer[-_.]daemon|postmaster|bounces?|notifications?)([-+_.].*)?$"
@@ -49,6 +50,11 @@ def route(email: Email, classification: Classification, context: RoutingContext)
     guard = loop_guard(email, context) if guarded else None
     if guard:
         return Decision(Action.HUMAN_REVIEW, f"loop guard: {guard} (instead of {decision.action})")
+    if unsure and decision.action == Action.ESCALATE and classification.unrecognized >= UNRECOGNIZED_REVIEW:
+        # Nothing in the taxonomy fits (spam, chit-chat, a stray newsletter): a person sorts it, no chat.
+        return Decision(
+            Action.HUMAN_REVIEW, f"{decision.reason}; {classification.unrecognized:.0f}% unlike any category"
+        )
     return decision
 
 

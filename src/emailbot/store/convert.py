@@ -93,6 +93,7 @@ def classification_from_row(row: ClassificationRow) -> Classification:
         latency_ms=row.latency_ms,
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
+        unrecognized=row.unrecognized,
     )
 
 

@@ -148,6 +148,7 @@ class ClassificationRow(Base):
     latency_ms: Mapped[float] = mapped_column(Float, default=0)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    unrecognized: Mapped[float] = mapped_column(Float, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

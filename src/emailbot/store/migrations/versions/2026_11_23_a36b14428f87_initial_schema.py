@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 00e8ee3eb0a8
+Revision ID: a36b14428f87
 Revises:
-Create Date: 2026-11-23 22:19:40.745838
+Create Date: 2026-11-23 22:58:53.887460
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import emailbot.store.tables
 
-revision: str = "00e8ee3eb0a8"
+revision: str = "a36b14428f87"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -122,6 +122,7 @@ def upgrade() -> None:
         sa.Column("latency_ms", sa.Float(), nullable=False),
         sa.Column("prompt_tokens", sa.Integer(), nullable=False),
         sa.Column("completion_tokens", sa.Integer(), nullable=False),
+        sa.Column("unrecognized", sa.Float(), nullable=False),
         sa.Column("created_at", emailbot.store.tables.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["email_id"], ["emails.id"], name=op.f("fk_classifications_email_id_emails"), ondelete="CASCADE"
@@ -198,10 +199,7 @@ def upgrade() -> None:
         sa.Column("started_at", emailbot.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("completed_at", emailbot.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["email_id"],
-            ["emails.id"],
-            name=op.f("fk_processing_results_email_id_emails"),
-            ondelete="CASCADE",
+            ["email_id"], ["emails.id"], name=op.f("fk_processing_results_email_id_emails"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_processing_results")),
         sa.UniqueConstraint("email_id", name=op.f("uq_processing_results_email_id")),
