@@ -96,7 +96,8 @@ def test_sigkill_mid_batch_then_restart_handles_every_email_once(tmp_path: Path,
         service.stop()
 
     statuses = _query(database_url, "SELECT status, count(*) FROM processing_results GROUP BY status")
-    assert dict(statuses) == {"completed": 200}  # type: ignore[arg-type]
+    errors = _query(database_url, "SELECT email_id, error FROM processing_results WHERE status != 'completed'")
+    assert dict(statuses) == {"completed": 200}, errors  # type: ignore[arg-type]
     per_email = _query(database_url, "SELECT count(*) FROM processing_results GROUP BY email_id HAVING count(*) > 1")
     assert per_email == []
     replies_done = _query(database_url, "SELECT count(*) FROM side_effects WHERE kind = 'reply' AND status = 'done'")

@@ -190,16 +190,23 @@ async def test_different_keys_make_different_files(box: MaildirMailbox) -> None:
     assert len(names_in(box.root / ".Sent" / "cur")) == 2
 
 
-async def test_send_reply_with_an_unfinished_attempt_refuses_to_send_again(box: MaildirMailbox) -> None:
-    marker = box.root / ".Sent" / "tmp" / file_name_for("k")
-    marker.write_bytes(b"half-finished")
+async def test_without_a_relay_a_write_killed_half_way_is_simply_redone_once(box: MaildirMailbox) -> None:
+    """Nothing left the machine, so a staging file left by a killed process must not block the reply."""
+    leftover = box.root / ".Sent" / "tmp" / f"{file_name_for('k')}.12345.dead"
+    leftover.write_bytes(b"half-finished")
 
-    with pytest.raises(MailboxError, match="delivery state unknown") as caught:
-        await box.send_reply("m1", outgoing(), key="k")
+    ref = await box.send_reply("m1", outgoing(), key="k")
+    again = await box.send_reply("m1", outgoing(), key="k")
 
-    assert caught.value.permanent
-    assert names_in(box.root / ".Sent" / "cur") == []
-    assert marker.read_bytes() == b"half-finished"
+    assert again == ref
+    assert names_in(box.root / ".Sent" / "cur") == [f"{ref}:2,S"]
+
+
+async def test_a_fresh_process_sees_replies_written_by_an_earlier_one(box: MaildirMailbox) -> None:
+    ref = await box.send_reply("m1", outgoing(), key="k")
+    restarted = MaildirMailbox(box.root, box.sender)
+    assert await restarted.send_reply("m1", outgoing(), key="k") == ref
+    assert names_in(box.root / ".Sent" / "cur") == [f"{ref}:2,S"]
 
 
 async def test_an_unusable_recipient_is_a_permanent_error(box: MaildirMailbox) -> None:

@@ -58,6 +58,7 @@ class MaildirMailbox:
         self.sender = address
         self.relay = relay
         self._sending: set[str] = set()
+        self._written_names: dict[Path, set[str]] = {}
         ensure_maildir(self.root, folders=(SENT_FOLDER, DRAFTS_FOLDER))
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -154,15 +155,18 @@ class MaildirMailbox:
         """Store the draft in Drafts (flag D) under a name derived from `key`; a second call is a no-op."""
         folder = self.root / f".{DRAFTS_FOLDER}"
         name = file_name_for(key)
-        if not await asyncio.to_thread(_exists_in, folder, name, "D"):
+        if not await self._written(folder, name):
             _write_atomically(folder, name, self._compose(draft, key).as_bytes(), flags="D")
+            self._written_names[folder].add(name)
             log.info("draft %s saved for message %s", name, source_id)
         return name
 
     async def send_reply(self, source_id: str, reply: OutgoingMessage, key: str) -> str:
         """Store the reply in Sent (flag S) and, with a relay, deliver it. Again with `key`: does nothing.
 
-        At most once, across crashes too: before talking to the relay the message is written to .Sent/tmp/
+        Without a relay nothing leaves the machine, so the reply is simply written atomically, like a draft.
+        With a relay it is sent at most once, across crashes too: before talking to the relay the message is
+        written to .Sent/tmp/
         as a marker, and only moved into .Sent/cur/ once the relay accepted it. A marker found on a later call
         means an earlier attempt stopped half-way, when nobody knows whether the relay got the message; rather
         than risk a duplicate reply, that raises DeliveryStateUnknown (permanent) for a person to resolve (move the
@@ -175,9 +179,13 @@ class MaildirMailbox:
             raise MailboxError(f"reply {name} is being sent right now; try again later")
         self._sending.add(name)
         try:
-            if await asyncio.to_thread(_exists_in, folder, name, "S"):
+            if await self._written(folder, name):
                 return name
-            await self._send_once(folder / "tmp" / name, reply, key)
+            if self.relay is None:
+                _write_atomically(folder, name, self._compose(reply, key).as_bytes(), flags="S")
+            else:
+                await self._send_once(folder / "tmp" / name, reply, key)
+            self._written_names[folder].add(name)
         finally:
             self._sending.discard(name)
         log.info("reply %s sent for message %s", name, source_id)
@@ -199,6 +207,16 @@ class MaildirMailbox:
                 raise
             # Any other exception (a bug, a cancellation) leaves the marker: the outcome is unknown.
         self._move_into_place(marker, _cur_name(marker.name, "S"))
+
+    async def _written(self, folder: Path, name: str) -> bool:
+        """Whether a message with this name is already in the folder, whatever flags a person gave it since.
+
+        The folder is listed once per process and the index kept up to date with what this process writes, so
+        a reply costs no directory listing; a restart lists again and so sees what earlier processes wrote.
+        """
+        if folder not in self._written_names:
+            self._written_names[folder] = await asyncio.to_thread(_names_in, folder)
+        return name in self._written_names[folder]
 
     def _move_into_place(self, marker: Path, final_name: str) -> None:
         os.rename(marker, marker.parent.parent / "cur" / final_name)
@@ -271,11 +289,9 @@ def _rename_if_present(source: Path, target: Path) -> bool:
     return True
 
 
-def _exists_in(folder: Path, name: str, flags: str) -> bool:
-    """Whether message `name` is in new/ or cur/ of `folder`, whatever flags a person gave it since."""
-    if (folder / "cur" / _cur_name(name, flags)).exists() or (folder / "new" / name).exists():
-        return True
-    return any(_key_of(entry) == name for entry in os.listdir(folder / "cur"))
+def _names_in(folder: Path) -> set[str]:
+    """The message names (without flags) in new/ and cur/ of `folder`."""
+    return {_key_of(entry) for sub in ("new", "cur") for entry in os.listdir(folder / sub)}
 
 
 def _write_atomically(folder: Path, name: str, data: bytes, *, flags: str) -> None:
