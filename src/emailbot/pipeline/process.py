@@ -223,6 +223,8 @@ class Processor:
         if not acting:
             return
         async with self.db.transaction() as session:
+            # Side effects can be slow (an SMTP relay, a chat service): the lease must outlast them.
+            await work.extend_lease(session, acting, self.config.lease_seconds)
             rows = await work.pending_effects(session, acting)
         by_email: dict[int, list[SideEffectRow]] = {email_id: [] for email_id in acting}
         for row in rows:

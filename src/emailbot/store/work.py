@@ -108,6 +108,16 @@ async def claim(session: AsyncSession, email_ids: Iterable[int], lease_seconds: 
     return {row.email_id: (row.status, row.attempts) for row in result}
 
 
+async def extend_lease(session: AsyncSession, email_ids: Sequence[int], lease_seconds: float) -> None:
+    """Extend the lease this worker holds on `email_ids`."""
+    await session.execute(
+        update(ProcessingResultRow)
+        .where(ProcessingResultRow.email_id.in_(email_ids))
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def due_email_ids(session: AsyncSession, limit: int) -> list[int]:
     """Emails that are not final, due, and held by no live worker: what the sweeper hands out."""
     now = utcnow()
