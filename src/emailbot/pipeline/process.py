@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -111,7 +112,7 @@ class Processor:
             return {}
         classified = dict(zip(fresh, results, strict=True))
         async with self.db.transaction() as session:
-            session.add_all(ClassificationRow(**classification_row(i, c)) for i, c in classified.items())
+            await work.add_classifications(session, [classification_row(i, c) for i, c in classified.items()])
             await work.update_each(
                 session,
                 {
@@ -133,6 +134,7 @@ class Processor:
         claimed: dict[int, tuple[str, int]],
         outcome: BatchOutcome,
     ) -> None:
+        """Decide and plan every email of the batch, then store all plans in one transaction, in bulk."""
         async with self.db.transaction() as session:
             classified = classified | await _stored_classifications(session, routing)
             if not classified:
@@ -140,6 +142,8 @@ class Processor:
             rules = await work.active_rules(session)
             senders = [e.sender.email for i in classified if (e := emails[i]).sender]
             replies = Counter(await work.replies_in_last_hour(session, senders))
+            updates: dict[int, dict[str, Any]] = {}
+            effects: list[dict[str, Any]] = []
             for email_id, classification in classified.items():
                 email = emails[email_id]
                 sender = email.sender.email.lower() if email.sender else ""
@@ -147,12 +151,14 @@ class Processor:
                 if decision.action == Action.AUTO_HANDLE:
                     replies[sender] += 1
                 try:
-                    await self._store_plan(session, email_id, email, classification, decision)
+                    updates[email_id] = await self._plan(session, email_id, email, classification, decision, effects)
                     claimed[email_id] = (_acting_status(decision), claimed[email_id][1])
                 except PERMANENT_ERRORS as exc:
                     await work.record_failure(session, email_id, str(exc), retry_in=None)
                     claimed[email_id] = (Status.FAILED, claimed[email_id][1])
                     outcome.failed += 1
+            await work.add_effects(session, effects)
+            await work.update_each(session, updates)
 
     def _context(self, rules: tuple[Rule, ...], replies_last_hour: int) -> RoutingContext:
         return RoutingContext(
@@ -164,31 +170,30 @@ class Processor:
             no_auto_reply_categories=self.config.no_auto_reply_categories,
         )
 
-    async def _store_plan(
+    async def _plan(
         self,
         session: AsyncSession,
         email_id: int,
         email: Email,
         classification: Classification,
         decision: Decision,
-    ) -> None:
+        effects: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Plan one email's side effects into `effects`; returns its processing row's new values."""
         escalation_id = None
         if decision.action == Action.ESCALATE:
             escalation_id = await self._store_escalation(session, email_id, email, classification, decision)
         plan = self.planner.plan(email_id, email, classification, decision, escalation_id)
-        for effect in plan.effects:
-            session.add(
-                SideEffectRow(idempotency_key=effect.key, email_id=email_id, kind=effect.kind, payload=effect.payload)
-            )
-        await work.set_status(
-            session,
-            [email_id],
-            _acting_status(decision),
-            action=decision.action.value,
-            reason=decision.reason,
-            response_text=plan.response_text,
-            escalation_id=escalation_id,
+        effects.extend(
+            {"idempotency_key": e.key, "email_id": email_id, "kind": e.kind, "payload": e.payload} for e in plan.effects
         )
+        return {
+            "status": _acting_status(decision).value,
+            "action": decision.action.value,
+            "reason": decision.reason,
+            "response_text": plan.response_text,
+            "escalation_id": escalation_id,
+        }
 
     async def _store_escalation(
         self,

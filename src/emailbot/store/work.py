@@ -10,13 +10,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.domain import Action, Email, RawMessage, Rule, Status
 from emailbot.store.convert import email_row, rule_from_row
 from emailbot.store.tables import (
+    ClassificationRow,
     EmailRow,
     ProcessingResultRow,
     ProcessingRuleRow,
@@ -152,6 +153,19 @@ async def record_failure(session: AsyncSession, email_id: int, error: str, *, re
     else:
         values["next_attempt_at"] = utcnow() + timedelta(seconds=retry_in)
     await session.execute(update(ProcessingResultRow).where(ProcessingResultRow.email_id == email_id).values(**values))
+
+
+async def add_effects(session: AsyncSession, effects: Sequence[dict[str, Any]]) -> None:
+    """Store planned side effects (the outbox) in one round trip."""
+    if effects:
+        now = utcnow()
+        rows = [{"status": "pending", "attempts": 0, "created_at": now, **effect} for effect in effects]
+        await session.execute(insert(SideEffectRow), rows)
+
+
+async def add_classifications(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(ClassificationRow), list(rows))
 
 
 async def active_rules(session: AsyncSession) -> tuple[Rule, ...]:
