@@ -263,3 +263,15 @@ def test_mailbox_from_settings_uses_the_configured_address_and_relay(tmp_path: P
     )
     assert relayed.relay is not None
     assert (relayed.relay.host, relayed.relay.port) == ("smtp.example.net", 2525)
+
+
+async def test_a_burst_is_handed_out_batch_after_batch_and_later_mail_is_seen(box: MaildirMailbox) -> None:
+    for index in range(5):
+        deliver(box.root, f"old{index}", mtime=BASE_TIME + index)
+    first = await box.fetch_new(limit=2)
+    deliver(box.root, "late", mtime=BASE_TIME - 100)  # arrives while the burst is handed out
+    second = await box.fetch_new(limit=2)
+    third = await box.fetch_new(limit=2)
+    assert [m.source_id for m in first + second + third] == ["old0", "old1", "old2", "old3", "old4"]
+    await box.acknowledge([m.source_id for m in first + second])  # old4 was handed out but not acknowledged
+    assert [m.source_id for m in await box.fetch_new(limit=10)] == ["late", "old4"]

@@ -59,16 +59,25 @@ class MaildirMailbox:
         self.relay = relay
         self._sending: set[str] = set()
         self._written_names: dict[Path, set[str]] = {}
+        self._backlog: list[_Entry] = []  # the rest of the last listing of new/, newest first
         ensure_maildir(self.root, folders=(SENT_FOLDER, DRAFTS_FOLDER))
 
     # -- reading -------------------------------------------------------------------------------------------
 
     async def fetch_new(self, limit: int) -> Sequence[RawMessage]:
-        """The oldest `limit` messages of new/ (by mtime, then name): one listing, nothing parsed."""
+        """The oldest `limit` messages of new/ (by mtime, then name), nothing parsed.
+
+        A burst of thousands is listed once and handed out from that listing, batch after batch, instead of
+        listing and sorting the whole folder for every batch; mail arriving meanwhile is seen at the next
+        listing, once the backlog is used up. A message handed out but never acknowledged stays in new/ and
+        is found again then.
+        """
         return await asyncio.to_thread(self._fetch_new, limit)
 
     def _fetch_new(self, limit: int) -> list[RawMessage]:
-        oldest = sorted(self._list_new(), key=lambda entry: (entry.mtime, entry.path.name))[: max(limit, 0)]
+        if not self._backlog:
+            self._backlog = sorted(self._list_new(), key=lambda entry: (entry.mtime, entry.path.name), reverse=True)
+        oldest = [self._backlog.pop() for _ in range(min(max(limit, 0), len(self._backlog)))]
         messages = []
         for entry in oldest:
             try:
