@@ -83,7 +83,8 @@ class Result:
     pinned_to: list[int]
     latency_e2e_ms: dict[str, float] = field(default_factory=dict)
     latency_in_worker_ms: dict[str, float] = field(default_factory=dict)
-    stages_s: dict[str, float] = field(default_factory=dict)
+    stages_s: dict[str, float] = field(default_factory=dict)  # baseline: wall time per stage
+    timeline_s: dict[str, float] = field(default_factory=dict)  # pipeline: when ingest ended, first email done
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -159,7 +160,7 @@ async def run_pipeline(spec: Spec) -> Result:
                 "classifier_model": runtime.classifier.version if hasattr(runtime.classifier, "version") else "",
             },
         )
-        await _describe_outcome(runtime, spec, result)
+        await _describe_outcome(runtime, spec, result, started_at)
         result.error = runtime.engine.last_error
         return result
     finally:
@@ -207,8 +208,8 @@ async def _last_completion(runtime: Runtime) -> datetime | None:
         return last
 
 
-async def _describe_outcome(runtime: Runtime, spec: Spec, result: Result) -> None:
-    """Latencies and counts, read back from the database and the Maildir after the timed part."""
+async def _describe_outcome(runtime: Runtime, spec: Spec, result: Result, started_at: datetime) -> None:
+    """Latencies, timeline and counts, read back from the database and the Maildir after the timed part."""
     table = ProcessingResultRow
     async with runtime.db.transaction() as session:
         rows = (
@@ -228,6 +229,7 @@ async def _describe_outcome(runtime: Runtime, spec: Spec, result: Result) -> Non
         [(row.completed_at - row.created_at).total_seconds() * 1000 for row in processed if row.completed_at]
     )
     result.latency_in_worker_ms = percentiles([float(row.processing_time_ms) for row in processed])
+    result.timeline_s = _timeline(rows, processed, started_at)
     result.counts = {
         "status": _tally(row.status for row in rows),
         "action": _tally(row.action or "none" for row in rows),
@@ -235,6 +237,21 @@ async def _describe_outcome(runtime: Runtime, spec: Spec, result: Result) -> Non
         "maildir": _maildir_counts(Path(spec.mailbox_dir)),
         "processing_rows": {"total": len(rows), "processed_by_worker": len(processed)},
     }
+
+
+def _timeline(rows: Sequence[Any], processed: Sequence[Any], started_at: datetime) -> dict[str, float]:
+    """When the last email was ingested and the first was done: how far ingest ran ahead of processing.
+
+    End-to-end latency is mostly queueing when ingest runs far ahead, so it depends on this, not on per-email cost.
+    """
+    if not rows:
+        return {}
+    last_ingest = max(row.created_at for row in rows)
+    done = [row.completed_at for row in processed if row.completed_at]
+    timeline = {"all_ingested": round((last_ingest - started_at).total_seconds(), 2)}
+    if done:
+        timeline["first_completed"] = round((min(done) - started_at).total_seconds(), 2)
+    return timeline
 
 
 def _tally(values: Iterator[str] | Any) -> dict[str, int]:
