@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the PostgreSQL server the tests use is up: start it when it is installed but down, and fail
-# (never skip) when it cannot be reached. Honours EMAILBOT_TEST_POSTGRES_URL's host and port.
+# Make sure the PostgreSQL and Redis servers the tests use are up: start each when it is installed but down, and
+# fail (never skip) when it cannot be reached. Honours EMAILBOT_TEST_POSTGRES_URL's host and port.
 set -euo pipefail
 
 pg_host=127.0.0.1
@@ -26,3 +26,25 @@ if ! postgres_up; then
   exit 1
 fi
 echo "PostgreSQL is up on $pg_host:$pg_port."
+
+# Redis: the token cache, the LLM response cache and rate limits are tested against a real server.
+redis_host=127.0.0.1
+redis_port=6379
+redis_up() { redis-cli -h "$redis_host" -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
+
+if ! command -v redis-cli >/dev/null 2>&1; then
+  echo "Redis client tools (redis-cli) are not installed; the tests need Redis on $redis_host:$redis_port." >&2
+  exit 1
+fi
+if ! redis_up; then
+  echo "Redis is down; starting it." >&2
+  if command -v redis-server >/dev/null 2>&1; then
+    redis-server --bind "$redis_host" --port "$redis_port" --save "" --appendonly no --daemonize yes || true
+  fi
+  for _ in $(seq 1 30); do redis_up && break; sleep 1; done
+fi
+if ! redis_up; then
+  echo "Redis is not reachable on $redis_host:$redis_port and could not be started." >&2
+  exit 1
+fi
+echo "Redis is up on $redis_host:$redis_port."

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from emailbot.api.app import create_app
 from emailbot.runtime import Runtime
 from tests.factories import rfc822
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime, run_engine=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
 
 
 def _deliver(runtime: Runtime, name: str, raw: bytes) -> None:
@@ -95,3 +84,21 @@ async def test_errors_use_the_manual_format(client: httpx.AsyncClient) -> None:
     unknown = await client.get("/no/such/route")
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "not_found"
+
+
+async def test_config_validation_reports_each_part(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    body = (await client.get("/config/validation")).json()
+    environment = body["validations"]["environment"]
+    assert environment["status"] == "pass"
+    assert environment["details"]["database"] == runtime.db.backend
+    assert body["status"] == "valid"
+
+
+async def test_config_validation_names_the_setting_to_fix(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    # A file where the data directory should be: not writable as a directory, even for root.
+    runtime.settings.data_dir.parent.mkdir(parents=True, exist_ok=True)
+    runtime.settings.data_dir.write_text("not a directory")
+    body = (await client.get("/config/validation")).json()
+    assert body["status"] == "invalid"
+    assert "EMAILBOT_DATA_DIR" in body["validations"]["environment"]["message"]

@@ -1,0 +1,75 @@
+"""Configuration validation for `GET /config/validation`: is each configured part set up so that it can work?
+
+Health says whether a part works right now; validation says whether it is configured correctly and, when it is not,
+what to fix, in one sentence an operator can act on. Each check returns a `Validation`; a part that is not configured
+is `skipped`, not failed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emailbot.runtime import Runtime
+
+PASS, WARN, FAIL, SKIPPED = "pass", "warn", "fail", "skipped"
+
+
+@dataclass
+class Validation:
+    status: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "message": self.message, "details": self.details}
+
+
+Check = Callable[[Runtime], Awaitable[Validation]]
+
+MIN_FREE_DISK_BYTES = 1024**3
+
+
+async def validate_environment(runtime: Runtime) -> Validation:
+    """Settings that load are already valid; this checks the surroundings they point at."""
+    settings = runtime.settings
+    problems: list[str] = []
+    warnings: list[str] = []
+    data_dir = Path(settings.data_dir)
+    if not data_dir.is_dir() or not os.access(data_dir, os.W_OK):
+        problems.append(f"EMAILBOT_DATA_DIR ({data_dir}) is not a writable directory")
+    else:
+        free = shutil.disk_usage(data_dir).free
+        if free < MIN_FREE_DISK_BYTES:
+            warnings.append(f"less than 1 GiB free on the disk holding EMAILBOT_DATA_DIR ({free // 2**20} MiB)")
+    if settings.is_sqlite and settings.worker_concurrency > 4:
+        warnings.append("SQLite with more than 4 workers: writes will queue; set EMAILBOT_DATABASE_URL to PostgreSQL")
+    details = {"database": runtime.db.backend, "mailbox": settings.mailbox, "classifier": settings.classifier}
+    if problems:
+        return Validation(FAIL, "; ".join(problems + warnings), details)
+    if warnings:
+        return Validation(WARN, "; ".join(warnings), details)
+    return Validation(PASS, "environment is ready", details)
+
+
+def checks() -> dict[str, Check]:
+    """Every validation by its name in the response; each part of EmailBot adds its own here."""
+    return {"environment": validate_environment}
+
+
+async def validate_configuration(runtime: Runtime) -> tuple[str, dict[str, Validation]]:
+    results = {name: await check(runtime) for name, check in checks().items()}
+    return overall(results), results
+
+
+def overall(results: dict[str, Validation]) -> str:
+    statuses = {result.status for result in results.values()}
+    if FAIL in statuses:
+        return "invalid"
+    if WARN in statuses:
+        return "warnings"
+    return "valid"
