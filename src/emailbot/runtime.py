@@ -13,6 +13,7 @@ from emailbot.jobs.queue import MemoryQueue, WorkQueue
 from emailbot.mail.base import Mailbox
 from emailbot.mail.registry import open_mailbox
 from emailbot.notify.log import LogNotifier
+from emailbot.ops.alerts import AlertSink, LogAlertSink
 from emailbot.pipeline.act import EffectRunner, Planner
 from emailbot.pipeline.parse import parse_email
 from emailbot.pipeline.process import EngineConfig, Processor
@@ -34,6 +35,7 @@ class Runtime:
     processor: Processor
     queue: WorkQueue
     engine: Engine
+    alerts: AlertSink = field(default_factory=LogAlertSink)
     started_at: datetime = field(default_factory=utcnow)
 
     async def close(self) -> None:
