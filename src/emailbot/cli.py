@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from enum import StrEnum
 from typing import Annotated, Any
 
 import httpx
@@ -33,11 +34,20 @@ def _prepare(settings: Settings) -> None:
     upgrade(settings.database_url)
 
 
+class Role(StrEnum):
+    all = "all"
+    api = "api"
+    worker = "worker"
+
+
 @app.command()
 def run(
     demo: Annotated[bool, typer.Option("--demo", help="Fill an empty mailbox with sample emails first.")] = False,
     host: Annotated[str | None, typer.Option(help="Overrides EMAILBOT_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides EMAILBOT_PORT.")] = None,
+    role: Annotated[
+        Role, typer.Option(help="all: API and processing; api: API only; worker: processing (and health) only.")
+    ] = Role.all,
 ) -> None:
     """Serve the API on EMAILBOT_HOST:EMAILBOT_PORT and process mail as it arrives."""
     import uvicorn
@@ -47,14 +57,16 @@ def run(
     from emailbot.runtime import build_runtime
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_dir)
     _prepare(settings)
     runtime = build_runtime(settings)
     if demo:
         _write_demo(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
     typer.echo(f"EmailBot is watching {settings.local_mailbox_dir}/new and serving http://{bind_host}:{bind_port}")
-    config = uvicorn.Config(create_app(runtime), host=bind_host, port=bind_port, log_config=None)
+    config = uvicorn.Config(
+        create_app(runtime, run_engine=role != Role.api), host=bind_host, port=bind_port, log_config=None
+    )
     uvicorn.Server(config).run()
 
 
@@ -182,6 +194,15 @@ def _mount_model_commands() -> None:
 
 
 _mount_model_commands()
+
+
+def _mount_operations_commands() -> None:
+    from emailbot.admin.cli import mount
+
+    mount(app)
+
+
+_mount_operations_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -19,6 +19,7 @@ from emailbot.pipeline.parse import parse_email
 from emailbot.pipeline.process import EngineConfig, Processor
 from emailbot.pipeline.templates import ReplyTemplates
 from emailbot.settings import Settings
+from emailbot.store import crypto
 from emailbot.store.db import Database
 from emailbot.store.tables import utcnow
 from emailbot.taxonomy import Taxonomy, load_taxonomy
@@ -44,6 +45,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    crypto.configure_from_secret(settings.encryption_key.get_secret_value() if settings.encryption_key else None)
     taxonomy = load_taxonomy(settings.taxonomy_file)
     db = Database(settings.database_url)
     mailbox = open_mailbox(settings)

@@ -93,6 +93,22 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Operations: logs, backups, data retention, encryption at rest
+    log_dir: Path | None = None
+    log_retention_days: int = Field(default=7, ge=1)
+    backup_dir: Path = Path("./var/backups")
+    backup_retention_days: int = Field(default=30, ge=1)
+    backup_s3_bucket: str | None = None
+    backup_s3_prefix: str = "database/"
+    backup_s3_endpoint_url: str | None = None
+    backup_s3_region: str | None = None
+    backup_s3_access_key_id: str | None = None
+    backup_s3_secret_access_key: SecretStr | None = None
+    retention_days: int | None = Field(default=None, ge=1)
+    retention_mode: Literal["delete", "anonymize"] = "anonymize"
+    retention_batch_size: int = Field(default=500, ge=1, le=100_000)
+    encryption_key: SecretStr | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -131,6 +147,17 @@ class Settings(BaseSettings):
                 "threshold_auto: thresholds must satisfy "
                 "EMAILBOT_THRESHOLD_REVIEW <= EMAILBOT_THRESHOLD_SUGGEST <= EMAILBOT_THRESHOLD_AUTO"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _encryption_keys_valid(self) -> Settings:
+        from emailbot.store.crypto import EncryptionKeyError, KeyRing
+
+        if self.encryption_key is not None:
+            try:
+                KeyRing.parse(self.encryption_key.get_secret_value())
+            except EncryptionKeyError as exc:
+                raise ValueError(f"encryption_key: {exc}") from None
         return self
 
     @property

@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 
 from emailbot.api.deps import RuntimeDep, SessionDep
 from emailbot.store.stats import processing_stats
+from emailbot.store.system_state import pause_state
 
 router = APIRouter(prefix="/process", tags=["processing"])
 
@@ -15,8 +16,10 @@ router = APIRouter(prefix="/process", tags=["processing"])
 @router.get("/status")
 async def process_status(runtime: RuntimeDep, session: SessionDep) -> dict[str, Any]:
     stats = await processing_stats(session)
+    pause = await pause_state(session)
     return {
-        "status": "running" if runtime.engine.running else "stopped",
+        "status": "paused" if pause else "running" if runtime.engine.running else "stopped",
+        "paused": pause,
         "last_processing": stats.last_processing.isoformat() if stats.last_processing else None,
         "last_poll": runtime.engine.last_poll_at.isoformat() if runtime.engine.last_poll_at else None,
         "emails_processed_today": stats.processed_today,

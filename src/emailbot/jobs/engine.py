@@ -8,15 +8,18 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from emailbot.domain import Email, RawMessage
 from emailbot.jobs.queue import WorkQueue
 from emailbot.mail.base import Mailbox
 from emailbot.pipeline.process import Processor
-from emailbot.store import work
+from emailbot.store import system_state, work
 from emailbot.store.db import Database
 from emailbot.store.tables import utcnow
 
@@ -30,6 +33,8 @@ class EngineTiming:
     sweep_interval: float = 5.0
     batch_size: int = 50
     workers: int = 2
+    # How stale the pause flag (set by `emailbot pause`, restore, maintenance) may be when a loop consults it.
+    pause_check_interval: float = 1.0
 
 
 class Engine:
@@ -52,6 +57,8 @@ class Engine:
         self.last_error: str | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.pause: dict[str, Any] | None = None
+        self._pause_checked_at = -math.inf
 
     @property
     def running(self) -> bool:
@@ -73,8 +80,19 @@ class Engine:
         """Poll now instead of at the next interval."""
         self._wake.set()
 
+    async def is_paused(self) -> bool:
+        """Whether processing is paused in the database (read at most every `pause_check_interval`)."""
+        now = time.monotonic()
+        if now - self._pause_checked_at >= self.timing.pause_check_interval:
+            async with self.db.transaction() as session:
+                self.pause = await system_state.pause_state(session)
+            self._pause_checked_at = now
+        return self.pause is not None
+
     async def poll_once(self) -> int:
         """Ingest everything new in the mailbox; returns how many emails were stored."""
+        if await self.is_paused():
+            return 0
         stored = 0
         while True:
             messages = await self.mailbox.fetch_new(self.timing.batch_size * 4)
@@ -94,6 +112,8 @@ class Engine:
         return new_ids
 
     async def sweep_once(self, limit: int = 5000) -> int:
+        if await self.is_paused():
+            return 0
         async with self.db.transaction() as session:
             due = await work.due_email_ids(session, limit)
         await self.queue.put(due)
@@ -103,6 +123,8 @@ class Engine:
         """Process everything that is due now, in this task (the `emailbot process` one-shot)."""
         processed = 0
         while True:
+            if await self.is_paused():
+                return processed
             async with self.db.transaction() as session:
                 due = await work.due_email_ids(session, self.timing.batch_size)
             if not due:
@@ -128,7 +150,12 @@ class Engine:
         while True:
             batch = await self.queue.get_batch(self.timing.batch_size, timeout=1.0)
             if batch:
-                await self._guarded("process", functools.partial(self.processor.process, batch))
+                await self._guarded("process", functools.partial(self._process_unless_paused, batch))
+
+    async def _process_unless_paused(self, batch: list[int]) -> None:
+        # A paused engine drops the hints: the sweeper hands the emails out again once processing resumes.
+        if not await self.is_paused():
+            await self.processor.process(batch)
 
     async def _guarded(self, what: str, step: Callable[[], object]) -> None:
         """A failing step is logged and retried on the next round; the loop itself never dies."""

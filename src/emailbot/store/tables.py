@@ -14,7 +14,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -23,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from emailbot.store.crypto import EncryptedBytes, EncryptedText
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -89,14 +90,16 @@ class EmailRow(Base):
     subject: Mapped[str] = mapped_column(Text, default="")
     received_datetime: Mapped[datetime]
     importance: Mapped[str] = mapped_column(String(10), default="normal")
-    body_text: Mapped[str] = mapped_column(Text, default="")
-    clean_text: Mapped[str] = mapped_column(Text, default="")
-    body_html: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(EncryptedText, default="")
+    clean_text: Mapped[str] = mapped_column(EncryptedText, default="")
+    body_html: Mapped[str | None] = mapped_column(EncryptedText)
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     loop_signals: Mapped[dict[str, Any]] = mapped_column(default=dict)
     parse_error: Mapped[str | None] = mapped_column(Text)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw: Mapped[bytes] = mapped_column(EncryptedBytes)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when data retention scrubbed the personal data (bodies, raw source, addresses, subject).
+    anonymized_at: Mapped[datetime | None]
 
 
 class ProcessingResultRow(Base):
@@ -258,3 +261,25 @@ class AuditLogRow(Base):
     action: Mapped[str] = mapped_column(String(100))
     target: Mapped[str] = mapped_column(String(200), default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SystemStateRow(Base):
+    """Operational state shared by every process: the processing pause flag, key-rotation progress."""
+
+    __tablename__ = "system_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RetentionAggregateRow(Base):
+    """How many emails data retention deleted, per day received, category and action, so totals survive."""
+
+    __tablename__ = "retention_aggregates"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    category: Mapped[str] = mapped_column(String(100), primary_key=True)
+    action: Mapped[str] = mapped_column(String(30), primary_key=True)
+    emails: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
