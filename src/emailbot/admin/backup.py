@@ -9,6 +9,7 @@ are taken from the very snapshot that was dumped (an exported PostgreSQL snapsho
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import sqlite3
@@ -78,6 +79,18 @@ class Backup:
     @property
     def tables(self) -> dict[str, dict[str, Any]]:
         return dict(self.manifest["tables"])
+
+    def check_payload(self) -> None:
+        """Raises NotABackup unless the payload inside matches the manifest's checksum (read, not extracted)."""
+        digest = hashlib.sha256()
+        with tarfile.open(self.path, "r:gz") as tar:
+            source = tar.extractfile(self.manifest["payload"]["name"])
+            if source is None:
+                raise NotABackup(f"{self.path}: the payload is missing")
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+        if digest.hexdigest() != self.manifest["payload"]["sha256"]:
+            raise NotABackup(f"{self.path}: the payload's checksum does not match the manifest (damaged file)")
 
     @contextmanager
     def extracted_payload(self) -> Iterator[Path]:

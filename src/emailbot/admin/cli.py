@@ -128,6 +128,7 @@ def restore(
     settings = _settings()
     try:
         backup = open_backup(file)
+        backup.check_payload()
     except NotABackup as exc:
         raise _fail(exc, 2) from None
     manifest = backup.manifest
