@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select, text
 from click.testing import Result
+from sqlalchemy import delete, func, select, text
 from typer.testing import CliRunner
 
 from emailbot.admin.backup import NotABackup, create_backup, open_backup, prune_backups, verify_backup
@@ -20,8 +20,8 @@ from emailbot.cli import app
 from emailbot.runtime import Runtime
 from emailbot.store import system_state
 from emailbot.store.db import Database
-from emailbot.store.tables import Base, EmailRow
 from emailbot.store.migrate import upgrade
+from emailbot.store.tables import Base, EmailRow
 from tests.admin.conftest import all_rows, populate
 from tests.fakes.s3 import FakeS3
 from tests.runtime_fixtures import settings_for
@@ -44,10 +44,13 @@ async def test_backup_wipe_restore_gives_back_every_row(runtime: Runtime) -> Non
     await populate(runtime)
     before = await all_rows(runtime.db)
     assert len(before["emails"]) >= 5
-    assert before["side_effects"] and before["classifications"] and before["processing_rules"]
+    assert before["side_effects"]
+    assert before["classifications"]
+    assert before["processing_rules"]
 
     backup = await create_backup(runtime.settings)
-    assert backup.path.name.startswith("emailbot-") and backup.path.name.endswith("Z.tar.gz")
+    assert backup.path.name.startswith("emailbot-")
+    assert backup.path.name.endswith("Z.tar.gz")
     assert backup.manifest["tables"]["emails"]["rows"] == len(before["emails"])
     await _wipe(runtime.db)
     assert (await all_rows(runtime.db))["emails"] == []

@@ -63,8 +63,11 @@ async def test_bodies_are_ciphertext_at_rest_and_plaintext_to_readers(db: Databa
     stored = await _stored(db)
     assert all(not crypto.is_encrypted(body) for body, _, _ in stored[:2])
     for body, clean, raw in stored[2:]:
-        assert body.startswith("enc:v1:") and clean.startswith("enc:v1:") and raw.startswith(b"enc:v1:")
-        assert "secret" not in body and b"secret" not in raw
+        assert body.startswith("enc:v1:")
+        assert clean.startswith("enc:v1:")
+        assert raw.startswith(b"enc:v1:")
+        assert "secret" not in body
+        assert b"secret" not in raw
     assert await _read(db) == _expected("plain", 2) + _expected("secret", 3)
     assert await encryption_status(db) == {"emails": 5, "unencrypted": 2}
 
@@ -127,7 +130,8 @@ async def test_rotate_key_command_reports_counts(db: Database, monkeypatch: pyte
     monkeypatch.setenv("EMAILBOT_ENCRYPTION_KEY", FIRST)
     result = await asyncio.to_thread(runner.invoke, app, ["security", "rotate-key", "--batch-size", "2", "--json"])
     assert result.exit_code == 0, result.output
-    assert '"encrypted": 3' in result.output and '"finished": true' in result.output
+    assert '"encrypted": 3' in result.output
+    assert '"finished": true' in result.output
     crypto.configure_from_secret(FIRST)
     assert await encryption_status(db) == {"emails": 3, "unencrypted": 0}
     assert await _read(db) == _expected("p", 3)

@@ -101,7 +101,8 @@ async def test_anonymize_mode_scrubs_personal_data_and_keeps_statistics(db: Data
             None,
             b"",
         )
-        assert email.recipients == {} and email.anonymized_at is not None
+        assert email.recipients == {}
+        assert email.anonymized_at is not None
         assert results[email_id].category in {"SUPPORT", "PURCHASING"}
         assert results[email_id].status == "completed"
         assert summaries[email_id] == ""

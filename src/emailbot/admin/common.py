@@ -43,23 +43,16 @@ def is_secret_field(name: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """A URL with its password replaced, if it has one."""
-    try:
-        parsed = make_url(url)
-    except Exception:  # noqa: BLE001 - not a database URL: fall back to the generic userinfo form
-        return _redact_userinfo(url)
-    if parsed.password is None:
-        return url
-    return parsed.set(password=REDACTED).render_as_string(hide_password=False)
-
-
-def _redact_userinfo(url: str) -> str:
+    """A URL with the password in its user information replaced, if it has one."""
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
         return url
-    userinfo, host = rest.split("@", 1)
+    userinfo, host = authority.rsplit("@", 1)
+    if ":" not in userinfo:
+        return url
     user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:{REDACTED}@{host}" if ":" in userinfo else url
+    return f"{scheme}://{user}:{REDACTED}@{host}{slash}{path}"
 
 
 def redacted_settings(settings: Settings) -> dict[str, Any]:
