@@ -68,7 +68,8 @@ async def test_incident_collect_bundles_the_evidence(
 
     assert result.exit_code == 0, result.output
     bundle = Path(result.stdout.strip())
-    assert bundle.name.startswith("incident-") and bundle.suffixes[-2:] == [".tar", ".gz"]
+    assert bundle.name.startswith("incident-")
+    assert bundle.suffixes[-2:] == [".tar", ".gz"]
     with tarfile.open(bundle, "r:gz") as tar:
         files = {member.name: tar.extractfile(member).read() for member in tar.getmembers()}  # type: ignore[union-attr]
     assert set(files) == {

@@ -67,8 +67,10 @@ async def test_daily_reports_every_step_and_fails_on_a_missing_endpoint(runtime:
     assert steps["retention"]["status"] == "skipped"
     assert "EMAILBOT_RETENTION_DAYS" in steps["retention"]["message"]
     assert all(step["duration_seconds"] >= 0 for step in steps.values())
-    assert not stale_tmp.exists() and fresh_tmp.exists()
-    assert not stale_log.exists() and fresh_log.exists()
+    assert not stale_tmp.exists()
+    assert fresh_tmp.exists()
+    assert not stale_log.exists()
+    assert fresh_log.exists()
 
 
 async def test_weekly_vacuums_and_backs_up(runtime: Runtime, cli_env: Path) -> None:
