@@ -93,3 +93,25 @@ async def test_incident_collect_bundles_the_evidence(
     errors = json.loads(files["errors.json"])["rows"]
     assert [(row["email_id"], row["error"]) for row in errors] == [(failed, "SMTP 554 rejected")]
     assert b"process failed" in files["logs/emailbot.log"]
+
+
+async def test_config_validation_names_an_unusable_backup_dir(tmp_path: Path, database_url: str) -> None:
+    from emailbot.admin.validation import validate_operations
+    from emailbot.runtime import build_runtime
+    from tests.runtime_fixtures import settings_for
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    runtime = build_runtime(settings_for(tmp_path, database_url, backup_dir=blocker / "backups"))
+    try:
+        result = await validate_operations(runtime)
+    finally:
+        await runtime.close()
+    assert result.status == "fail"
+    assert "EMAILBOT_BACKUP_DIR" in result.message
+
+    fine = build_runtime(settings_for(tmp_path, database_url, backup_dir=tmp_path / "new" / "backups"))
+    try:
+        assert (await validate_operations(fine)).status == "pass"
+    finally:
+        await fine.close()

@@ -58,7 +58,9 @@ async def validate_environment(runtime: Runtime) -> Validation:
 
 def checks() -> dict[str, Check]:
     """Every validation by its name in the response; each part of EmailBot adds its own here."""
-    return {"environment": validate_environment}
+    from emailbot.admin.validation import validate_operations
+
+    return {"environment": validate_environment, "operations": validate_operations}
 
 
 async def validate_configuration(runtime: Runtime) -> tuple[str, dict[str, Validation]]:
