@@ -19,8 +19,6 @@ from emailbot.store.db import Database
 from emailbot.store.tables import Base, FeedbackRow, ProcessingRuleRow, utcnow
 from tests.factories import make_email
 
-pytest_plugins = ["tests.fakes.s3"]
-
 
 @pytest.fixture(autouse=True)
 def no_key_ring() -> Iterator[None]:
