@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, text
 from typer.testing import CliRunner
 
 from emailbot.admin.backup import NotABackup, create_backup, open_backup, prune_backups, verify_backup
+from emailbot.admin.common import OpsError
 from emailbot.admin.restore import restore_backup
 from emailbot.cli import app
 from emailbot.runtime import Runtime
@@ -235,3 +236,27 @@ async def test_backup_is_uploaded_to_s3_compatible_storage(
     stored = fake_s3.objects[f"/ops-backups/database/{name}"]
     assert stored.body == Path(report["backup"]).read_bytes()
     assert stored.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+
+
+async def test_a_backup_that_contradicts_its_manifest_is_refused(runtime: Runtime, tmp_path: Path) -> None:
+    await populate(runtime)
+    before = await all_rows(runtime.db)
+    backup = await create_backup(runtime.settings)
+    lying = tmp_path / "lying.tar.gz"
+    manifest = dict(backup.manifest)
+    manifest["tables"] = {**manifest["tables"], "emails": {**manifest["tables"]["emails"], "rows": 1}}
+    _rewrite(backup.path, lying, manifest)
+
+    with pytest.raises(OpsError, match="table emails: 1 rows in the backup") as error:
+        await restore_backup(runtime.settings, lying, settle_seconds=0)
+
+    async with runtime.db.transaction() as session:
+        pause = await system_state.pause_state(session)
+    if runtime.settings.is_sqlite:
+        # Checked in the scratch copy before the swap: the live database and processing are as they were.
+        assert pause is None
+        assert await all_rows(runtime.db) == before
+    else:
+        # Checked after the one-transaction replay: the data is replaced, so processing stays paused for a person.
+        assert pause == {"reason": "restore in progress"}
+        assert "processing stays paused" in str(error.value)

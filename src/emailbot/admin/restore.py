@@ -10,7 +10,6 @@ single transaction that also re-sets the pause flag, so no engine ever sees a ha
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,14 +55,24 @@ async def restore_backup(
         raise OpsError(f"{path} is a {backup.backend} backup but EMAILBOT_DATABASE_URL is a {backend} database")
     with backup.extracted_payload() as payload:
         previous = await _pause(settings, say)
-        await _wait_for_in_flight(settings, say, settle_seconds)
-        say("Restoring…")
-        if backend == "sqlite":
-            await _restore_sqlite(settings, backup, payload, previous)
-        else:
-            await _restore_postgres(settings, backup, payload)
-            say("Migrating to the current schema…")
-            await asyncio.to_thread(upgrade, settings.database_url)
+        replaced = False
+        try:
+            await _wait_for_in_flight(settings, say, settle_seconds)
+            say("Restoring…")
+            if backend == "sqlite":
+                await _restore_sqlite(settings, backup, payload, previous)
+                replaced = True
+            else:
+                await _replay_postgres(settings, payload)
+                replaced = True
+                await _check_postgres(settings, backup)
+                say("Migrating to the current schema…")
+                await asyncio.to_thread(upgrade, settings.database_url)
+        except Exception as exc:
+            if not replaced:  # nothing was changed: processing goes on as before
+                await _set_pause(settings.database_url, previous)
+                raise
+            raise OpsError(f"{exc} (processing stays paused: check the database, then `emailbot resume`)") from exc
         if previous is None:
             await _set_pause(settings.database_url, None)
             say("Processing resumed.")
@@ -151,13 +160,15 @@ async def _restore_sqlite(settings: Settings, backup: Backup, payload: Path, pre
     copy_sqlite(payload, live)
 
 
-async def _restore_postgres(settings: Settings, backup: Backup, payload: Path) -> None:
+async def _replay_postgres(settings: Settings, payload: Path) -> None:
+    """Replace the database's content with the dump in one transaction: on any error nothing has changed."""
     pg_restore, psql = require_tool("pg_restore"), require_tool("psql")
     script = payload.with_suffix(".sql")
     run_tool([pg_restore, "--no-owner", "--no-privileges", "--file", str(script), str(payload)], {}, "pg_restore")
     args, env = libpq_args(settings.database_url)
     # Dropping the schema (not only the dumped tables, as --clean would) also removes tables that a newer schema
-    # added, so the migrations that follow start from exactly the backup's schema.
+    # added, so the migrations that follow start from exactly the backup's schema. The pause flag is set again in
+    # the same transaction, so no engine ever works on the restored data before it has been migrated.
     run_tool(
         [
             psql,
@@ -168,11 +179,14 @@ async def _restore_postgres(settings: Settings, backup: Backup, payload: Path) -
             *args,
             "--command=DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;",
             f"--file={script}",
-            f"--command={_PAUSE_SQL % json.dumps({'reason': 'restore in progress'}).replace(chr(39), '')}",
+            f"--command={_PAUSE_SQL}",
         ],
         env,
         "restoring the PostgreSQL database",
     )
+
+
+async def _check_postgres(settings: Settings, backup: Backup) -> None:
     stats, _ = await postgres_stats(settings.database_url)
     stats.pop("system_state", None)
     expected = {name: table for name, table in backup.tables.items() if name != "system_state"}
@@ -182,6 +196,7 @@ async def _restore_postgres(settings: Settings, backup: Backup, payload: Path) -
 
 _PAUSE_SQL = """DO $$ BEGIN
 IF to_regclass('public.system_state') IS NOT NULL THEN
-  INSERT INTO public.system_state (key, value, updated_at) VALUES ('processing_paused', '%s', now())
+  INSERT INTO public.system_state (key, value, updated_at)
+  VALUES ('processing_paused', '{"reason": "restore in progress"}', now())
   ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at;
 END IF; END $$;"""
