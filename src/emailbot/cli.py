@@ -91,7 +91,10 @@ def process() -> None:
         runtime = build_runtime(settings)
         try:
             stored = await runtime.engine.poll_once()
-            return stored, await runtime.engine.drain()
+            processed = await runtime.engine.drain()
+            if runtime.engine.pause is not None:
+                typer.echo(f"Processing is paused ({runtime.engine.pause.get('reason')}); `emailbot resume` ends it.")
+            return stored, processed
         finally:
             await runtime.close()
 

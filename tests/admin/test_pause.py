@@ -84,3 +84,36 @@ async def test_the_running_engine_stops_claiming_while_paused_and_resumes(runtim
         assert asyncio.get_running_loop().time() < deadline, "processing did not resume"
         await asyncio.sleep(0.1)
     assert runtime.engine.pause is None
+
+
+async def test_a_restore_under_the_running_service_gives_back_every_email_and_processing_goes_on(
+    runtime: Runtime,
+) -> None:
+    from emailbot.admin.backup import create_backup
+    from emailbot.admin.restore import restore_backup
+    from tests.admin.conftest import all_rows
+
+    mailbox = Path(runtime.settings.local_mailbox_dir)
+    write_demo_mail(mailbox)
+    runtime.engine.start()
+    await _wait_for_completed(runtime, len(DEMO_MAIL))
+    before = await all_rows(runtime.db)
+    backup = await create_backup(runtime.settings)  # "last night's backup", taken while the service runs
+    (mailbox / "new" / "after-backup.eml").write_bytes(rfc822("VPN drops every hour", "Since Monday."))
+    await _wait_for_completed(runtime, len(DEMO_MAIL) + 1)
+
+    # The engine keeps running; the restore pauses it through the database, waits one check interval and more.
+    await restore_backup(runtime.settings, backup.path, settle_seconds=1.5)
+
+    assert (await all_rows(runtime.db))["emails"] == before["emails"]
+    (mailbox / "new" / "after-restore.eml").write_bytes(rfc822("Printer offline", "Floor 2 printer is offline."))
+    runtime.engine.trigger()
+    await _wait_for_completed(runtime, len(DEMO_MAIL) + 1)  # the restored emails plus the new one
+    assert runtime.engine.running
+
+
+async def _wait_for_completed(runtime: Runtime, count: int) -> None:
+    deadline = asyncio.get_running_loop().time() + 60
+    while await _count(runtime, ProcessingResultRow.status == "completed") < count:
+        assert asyncio.get_running_loop().time() < deadline, f"fewer than {count} emails completed"
+        await asyncio.sleep(0.1)
