@@ -11,6 +11,7 @@ openai SDK's own (`max_retries`); what is left after them is an `LLMUnavailable`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -76,6 +77,7 @@ class LLMClient:
         self.want_logprobs = logprobs
         self.endpoint = endpoint
         self.profiles: dict[str, ServerProfile] = {}
+        self._detecting = asyncio.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMClient:
@@ -107,6 +109,12 @@ class LLMClient:
 
     async def structured(self, messages_for: Callable[[str], list[Message]], schema: dict[str, Any]) -> Completion:
         """A JSON answer for the schema; `messages_for(mode)` builds the messages each mode needs."""
+        if self.profile.mode is None:
+            async with self._detecting:  # one request finds the mode; the batch's others wait and reuse it
+                return await self._structured(messages_for, schema)
+        return await self._structured(messages_for, schema)
+
+    async def _structured(self, messages_for: Callable[[str], list[Message]], schema: dict[str, Any]) -> Completion:
         profile = self.profile
         candidates = [profile.mode] if profile.mode else list(MODES)
         for mode in candidates:
