@@ -7,15 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from emailbot.classifiers.llm.classifier import LLMClassifier
 from emailbot.classifiers.llm.factory import build_guards, category_prompts
 from emailbot.classifiers.llm.client import LLMClient
 from emailbot.classifiers.local import LocalClassifier
 from emailbot.classifiers.model import TrainedModel
+from emailbot.runtime import Runtime, build_runtime
 from emailbot.settings import Settings, load_settings
+from emailbot.store.tables import ClassificationRow, EmailRow, ProcessingResultRow, SideEffectRow
 from emailbot.taxonomy import load_taxonomy
 from tests.fakes.openai_server import FakeOpenAI
+from tests.runtime_fixtures import settings_for
 
 def llm_settings(server: FakeOpenAI, tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
@@ -56,3 +60,61 @@ async def make_llm(
     yield make
     for classifier in built:
         await classifier.close()
+
+
+BuildRuntime = Callable[..., Runtime]
+
+
+@pytest.fixture
+async def make_llm_runtime(
+    openai_server: FakeOpenAI, tmp_path: Path, database_url: str
+) -> AsyncIterator[BuildRuntime]:
+    """A real runtime (database, Maildir, parser, Processor, local model) classifying through the fake LLM."""
+    built: list[Runtime] = []
+
+    def make(**overrides: Any) -> Runtime:
+        values: dict[str, Any] = {
+            "classifier": "llm",
+            "llm_base_url": openai_server.url,
+            "llm_api_key": "test-key",
+            "llm_model": "fake-model",
+            "llm_timeout_seconds": 5,
+            "llm_max_retries": 0,
+        }
+        runtime = build_runtime(settings_for(tmp_path, database_url, **(values | overrides)))
+        built.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in built:
+        await runtime.close()
+
+
+def deliver(runtime: Runtime, name: str, raw: bytes) -> None:
+    new = Path(runtime.settings.local_mailbox_dir) / "new"
+    new.mkdir(parents=True, exist_ok=True)
+    (new / name).write_bytes(raw)
+
+
+async def process_all(runtime: Runtime) -> None:
+    await runtime.engine.poll_once()
+    await runtime.engine.drain()
+
+
+async def stored(runtime: Runtime) -> list[tuple[EmailRow, ProcessingResultRow, ClassificationRow]]:
+    async with runtime.db.sessions() as session:
+        rows = await session.execute(
+            select(EmailRow, ProcessingResultRow, ClassificationRow)
+            .join(ProcessingResultRow, ProcessingResultRow.email_id == EmailRow.id)
+            .join(ClassificationRow, ClassificationRow.email_id == EmailRow.id)
+            .order_by(EmailRow.id)
+        )
+        return [(e, p, c) for e, p, c in rows]
+
+
+async def effects(runtime: Runtime, *kinds: str) -> list[SideEffectRow]:
+    async with runtime.db.sessions() as session:
+        query = select(SideEffectRow).order_by(SideEffectRow.id)
+        if kinds:
+            query = query.where(SideEffectRow.kind.in_(kinds))
+        return list((await session.scalars(query)).all())

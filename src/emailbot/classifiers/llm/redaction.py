@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d[\d ()./-]{6,18}\d(?!\w)")
+PHONE = re.compile(r"(?<![\w+(])(?:\+|\()?\d[\d ()./-]{6,18}\d(?!\w)")
 PLACEHOLDER = re.compile(r"\[(EMAIL|IBAN|CARD|PHONE)_(\d+)\]")
 MIN_PHONE_DIGITS = 7
+MAX_PHONE_DIGITS = 15  # E.164
+_NANP = re.compile(r"\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}")
 
 
 def luhn_valid(number: str) -> bool:
@@ -43,8 +45,11 @@ def iban_valid(candidate: str) -> bool:
 
 
 def _phone_like(candidate: str) -> bool:
+    """International (+/00), trunk-prefixed (0) or North American layout, 7-15 digits: not an order number."""
     digits = sum(char.isdigit() for char in candidate)
-    return digits >= MIN_PHONE_DIGITS and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", candidate.strip())
+    if not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:
+        return False
+    return candidate.startswith(("+", "0", "(")) or bool(_NANP.fullmatch(candidate))
 
 
 @dataclass
