@@ -78,6 +78,7 @@ class FakeOpenAI:
     answer: Callable[[str, list[str]], dict[str, Any]] | None = None  # (email text, categories) -> answer
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # every content (or tool arguments) it answered with
     port: int = 0
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -142,6 +143,7 @@ class FakeOpenAI:
         if mode != "text" and mode not in self.supports:
             return _error(400, f"response_format/{mode} is not supported by this model", "invalid_request_error")
         content = self._content(body, mode, fault)
+        self.answers.append(content)
         return JSONResponse(self._response(body, mode, content))
 
     def _content(self, body: dict[str, Any], mode: str, fault: Fault | None) -> str:
@@ -224,8 +226,11 @@ def brain(text: str, categories: list[str]) -> dict[str, Any]:
 def obey(text: str, answer: dict[str, Any]) -> dict[str, Any]:
     """Do what the email says: the model every prompt-injection defence must survive."""
     answer = dict(answer)
-    wanted = re.search(r"(?:classify|categori[sz]e|label|mark)\s+(?:this|it|the email|this email|me)?\s*as\s+(\w+)",
-                       text, re.IGNORECASE)
+    wanted = re.search(
+        r"(?:classify|categori[sz]e|label|mark)\s+(?:this|it|the email|this email|me)?\s*as\s+(\w+)",
+        text,
+        re.IGNORECASE,
+    )
     if wanted:
         answer["category"] = wanted[1].upper()
     level = re.search(r"confidence\D{0,10}(\d{1,3})", text, re.IGNORECASE)

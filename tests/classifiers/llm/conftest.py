@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from emailbot.classifiers.llm.classifier import LLMClassifier
-from emailbot.classifiers.llm.factory import build_guards, category_prompts
 from emailbot.classifiers.llm.client import LLMClient
+from emailbot.classifiers.llm.factory import build_guards, category_prompts
 from emailbot.classifiers.local import LocalClassifier
 from emailbot.classifiers.model import TrainedModel
 from emailbot.runtime import Runtime, build_runtime
@@ -20,6 +20,7 @@ from emailbot.store.tables import ClassificationRow, EmailRow, ProcessingResultR
 from emailbot.taxonomy import load_taxonomy
 from tests.fakes.openai_server import FakeOpenAI
 from tests.runtime_fixtures import settings_for
+
 
 def llm_settings(server: FakeOpenAI, tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
@@ -38,9 +39,7 @@ BuildLLM = Callable[..., LLMClassifier]
 
 
 @pytest.fixture
-async def make_llm(
-    openai_server: FakeOpenAI, tmp_path: Path, starter_model: TrainedModel
-) -> AsyncIterator[BuildLLM]:
+async def make_llm(openai_server: FakeOpenAI, tmp_path: Path, starter_model: TrainedModel) -> AsyncIterator[BuildLLM]:
     """Builds LLM classifiers on the starter model (no training per test); closes their clients afterwards."""
     built: list[LLMClassifier] = []
 
@@ -66,9 +65,7 @@ BuildRuntime = Callable[..., Runtime]
 
 
 @pytest.fixture
-async def make_llm_runtime(
-    openai_server: FakeOpenAI, tmp_path: Path, database_url: str
-) -> AsyncIterator[BuildRuntime]:
+async def make_llm_runtime(openai_server: FakeOpenAI, tmp_path: Path, database_url: str) -> AsyncIterator[BuildRuntime]:
     """A real runtime (database, Maildir, parser, Processor, local model) classifying through the fake LLM."""
     built: list[Runtime] = []
 

@@ -18,38 +18,38 @@ SUSPECT_CONFIDENCE_CAP = 50.0
 _SIGNALS = (
     (
         "override",
-        r"(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|"
-        r"earlier|preceding|system)?\s*(?:instructions?|prompts?|rules?|directions?|guidelines?)",
+        r"(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|earlier|"
+        r"preceding|system)?\s*(?:instructions?|prompts?|rules?|directions?|guidelines?)",
     ),
     (
         "fake role",
-        r"(?:^|\n)\s*(?:system|assistant|developer)\s*(?:message|prompt)?\s*:|<\|?(?:im_start|system|"
-        r"endoftext)\|?>|\[/?(?:INST|SYS)\]|<</?SYS>>",
+        r"(?:^|\n)\s*(?:system|assistant|developer)\s*(?:message|prompt)?\s*:|<\|?(?:im_start|system|endoftext)\|?>|"
+        r"\[/?(?:INST|SYS)\]|<</?SYS>>",
     ),
     (
         "role play",
         r"\byou\s+are\s+now\b|\bact\s+as\s+(?:an?\s+)?(?:admin|system|developer|root)|\bnew\s+instructions?\b|"
-        r"\bjailbreak\b|\bDAN\s+mode\b",
+        r"\bjailbreak\b|\bDAN\b",
     ),
     (
         "addressing the AI",
-        r"\b(?:dear|attention|note\s+to|hey)\s+(?:the\s+)?(?:ai|llm|assistant|language\s+model|"
-        r"chatgpt|gpt|classifier|bot)\b|\b(?:ai|llm|language\s+model|classifier)\s*,?\s+(?:must|should|please)\b",
+        r"\b(?:dear|attention|note\s+to|hey)\s+(?:the\s+)?(?:ai|llm|assistant|language\s+model|chatgpt|gpt|"
+        r"classifier|bot)\b|\b(?:ai|llm|language\s+model|classifier)\s*,?\s+(?:must|should|please)\b",
     ),
     (
         "dictating the answer",
-        r"\b(?:classify|categori[sz]e|label|mark|tag)\s+(?:this|it|the\s+email|this\s+email|me)"
-        r"\s+as\b|\bset\s+(?:the\s+)?(?:confidence|category|urgency|priority)\b|\bconfidence\s*(?:=|:|to|of)\s*1?\d\d",
+        r"\b(?:classify|categori[sz]e|label|mark|tag)\s+(?:this|it|the\s+email|this\s+email|me)?\s*as\b|"
+        r"\bset\s+(?:the\s+)?(?:confidence|category|urgency|priority)\b|"
+        r"\bconfidence\b\W{0,5}(?:=|:|to|of|is|at)?\s*\d{2,3}\b|\"(?:category|confidence)\"\s*:",
     ),
     (
         "redirecting replies",
-        r"\b(?:send|forward|cc|bcc|copy|reply)\s+(?:(?:the|your|this|a|all|every)\s+)*"
-        r"(?:reply|answer|response|replies|data|emails?|copy|files?|passwords?|credentials|list)?\s*(?:to|at)\s+\S+@\S+",
+        r"\b(?:send|forward|cc|bcc|copy|reply|mail|email)\b[^.\n]{0,80}?\b(?:to|at)\s+[\w.+-]+@[\w-]+\.|"
+        r"(?:^|\n)\s*(?:reply-to|bcc)\s*:\s*\S+@",
     ),
     (
         "revealing instructions",
-        r"\b(?:reveal|print|show|repeat|output)\s+(?:your\s+|the\s+)?(?:system\s+)?"
-        r"(?:prompt|instructions)\b",
+        r"\b(?:reveal|print|show|repeat|output)\s+(?:your\s+|the\s+)?(?:system\s+)?(?:prompt|instructions)\b",
     ),
 )
 _PATTERNS = tuple((name, re.compile(pattern, re.IGNORECASE)) for name, pattern in _SIGNALS)
