@@ -29,11 +29,14 @@ async def test_suggest_response_gets_an_llm_draft_in_the_senders_language(
     ((_, result, classification),) = await stored(runtime)
     assert (result.action, classification.language) == ("SUGGEST_RESPONSE", "de")
     (draft,) = await effects(runtime, "draft")
-    assert FAKE_DRAFT in draft.payload["body_text"] and "[German]" in draft.payload["body_text"]
+    assert FAKE_DRAFT in draft.payload["body_text"]
+    assert "[German]" in draft.payload["body_text"]
     assert [a["email"] for a in draft.payload["to"]] == ["jana@kunde.example"]
     assert result.response_text == draft.payload["body_text"]
-    assert result.draft_tokens > 0 and result.draft_cost > 0
-    assert classification.cost > 0 and classification.prompt_tokens > 0
+    assert result.draft_tokens > 0
+    assert result.draft_cost > 0
+    assert classification.cost > 0
+    assert classification.prompt_tokens > 0
     (request,) = openai_server.draft_requests()
     assert "Write the reply in German" in request.body["messages"][0]["content"]
 
@@ -90,7 +93,8 @@ async def test_draft_falls_back_to_the_template_when_the_llm_fails(
     ((_, result, classification),) = await stored(runtime)
     assert (classification.classifier, result.action, result.status) == ("llm", "SUGGEST_RESPONSE", "completed")
     (draft,) = await effects(runtime, "draft")
-    assert FAKE_DRAFT not in draft.payload["body_text"] and draft.payload["body_text"].strip()
+    assert FAKE_DRAFT not in draft.payload["body_text"]
+    assert draft.payload["body_text"].strip()
     assert result.draft_tokens == 0
 
 
@@ -111,15 +115,19 @@ async def test_pii_is_redacted_before_it_leaves_and_restored_in_the_draft(
     sent = json.dumps([r.body for r in openai_server.requests])
     for value in (CARD, IBAN, PHONE, PRIVATE, "bob@customer.example"):
         assert value not in sent
-    assert "[CARD_1]" in sent and "[IBAN_1]" in sent and "[PHONE_1]" in sent
+    assert "[CARD_1]" in sent
+    assert "[IBAN_1]" in sent
+    assert "[PHONE_1]" in sent
     (draft,) = await effects(runtime, "draft")
     for value in (CARD, IBAN, PHONE, PRIVATE):
         assert value in draft.payload["body_text"]  # the fake echoed the placeholders; they were restored
 
 
 def test_checksums_keep_lookalike_numbers_unredacted() -> None:
-    assert luhn_valid(CARD) and not luhn_valid("4111 1111 1111 1112")
-    assert iban_valid(IBAN) and not iban_valid("DE89 3704 0044 0532 0130 01")
+    assert luhn_valid(CARD)
+    assert not luhn_valid("4111 1111 1111 1112")
+    assert iban_valid(IBAN)
+    assert not iban_valid("DE89 3704 0044 0532 0130 01")
     redaction = Redaction()
     text = redact("Order 4111 1111 1111 1112 on 2025-01-15, IBAN DE89 3704 0044 0532 0130 01", redaction)
     assert text == "Order 4111 1111 1111 1112 on 2025-01-15, IBAN DE89 3704 0044 0532 0130 01"
