@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -115,3 +117,22 @@ async def effects(runtime: Runtime, *kinds: str) -> list[SideEffectRow]:
         if kinds:
             query = query.where(SideEffectRow.kind.in_(kinds))
         return list((await session.scalars(query)).all())
+
+
+REDIS_URL = os.environ.get("EMAILBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[tuple[Any, str]]:
+    """A real Redis client and a key prefix of this test's own; its keys are deleted afterwards."""
+    import redis.asyncio
+
+    client = redis.asyncio.from_url(REDIS_URL)
+    prefix = f"emailbot-test:{uuid.uuid4().hex}:"
+    try:
+        yield client, prefix
+    finally:
+        keys = [key async for key in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
