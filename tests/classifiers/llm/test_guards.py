@@ -53,9 +53,7 @@ async def test_redis_cache_outage_is_a_miss_not_a_failure(make_llm: BuildLLM, op
     await dead.aclose()
 
 
-async def test_after_the_daily_budget_the_local_model_takes_over(
-    make_llm: BuildLLM, openai_server: FakeOpenAI
-) -> None:
+async def test_after_the_daily_budget_the_local_model_takes_over(make_llm: BuildLLM, openai_server: FakeOpenAI) -> None:
     classifier = make_llm(llm_prices={"fake-model": [1000.0, 1000.0]}, llm_daily_budget=0.5)
     (first,) = await classifier.classify([PRINTER])
     assert first.classifier == "llm"
