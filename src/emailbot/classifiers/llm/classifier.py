@@ -21,7 +21,14 @@ from emailbot.classifiers.llm.confidence import Calibrator, category_probability
 from emailbot.classifiers.llm.cost import DailyBudget, PriceTable
 from emailbot.classifiers.llm.guard import SUSPECT_CONFIDENCE_CAP, injection_signals
 from emailbot.classifiers.llm.limits import RateLimiter
-from emailbot.classifiers.llm.prompts import PROMPT_VERSION, CategoryPrompt, EmailData, Message, classification_messages
+from emailbot.classifiers.llm.prompts import (
+    PROMPT_VERSION,
+    CategoryPrompt,
+    EmailData,
+    Message,
+    classification_messages,
+    classification_system_prompt,
+)
 from emailbot.classifiers.llm.redaction import Redaction, redact
 from emailbot.classifiers.llm.schema import InvalidAnswer, LLMAnswer, answer_schema, parse_answer
 from emailbot.classifiers.llm.tokens import classification_body, estimate_tokens
@@ -31,6 +38,7 @@ from emailbot.ops.alerts import Alert, AlertSink
 
 log = logging.getLogger(__name__)
 ANSWER_ATTEMPTS = 2  # an invalid answer is asked for once more, then the local model decides
+ANSWER_TOKENS_ESTIMATE = 300  # a classification answer is ~150-250 tokens; the TPM limiter counts both ways
 
 
 @dataclass
@@ -78,6 +86,12 @@ class LLMClassifier:
         self.categories = tuple(categories)
         self.names = tuple(category.name for category in categories)
         self.schema = answer_schema(self.names)
+        # The system prompt is the same for every email: built once per structured-output mode, not per request.
+        self.system_prompts = {
+            described: classification_system_prompt(self.categories, self.schema, describe_schema=described)
+            for described in (False, True)
+        }
+        self.system_tokens = estimate_tokens(self.system_prompts[True])
         self.guards = guards
         self.calibrator = calibrator or Calibrator()
         self.max_input_tokens = max_input_tokens
@@ -180,10 +194,13 @@ class LLMClassifier:
 
         def messages(mode: str) -> list[Message]:
             """JSON mode and tool calls cannot enforce the schema, so it is spelled out in the prompt for them."""
-            return classification_messages(self.categories, self.schema, data, describe_schema=mode != "json_schema")
+            described = mode != "json_schema"
+            system = self.system_prompts[described]
+            return classification_messages(self.categories, self.schema, data, describe_schema=described, system=system)
 
+        estimate = self.system_tokens + estimate_tokens(data.subject + data.body) + ANSWER_TOKENS_ESTIMATE
         for attempt in range(ANSWER_ATTEMPTS):
-            await self.guards.limiter.acquire(estimate_tokens(str(messages("json_object"))) + 300)
+            await self.guards.limiter.acquire(estimate)
             try:
                 completion = await self.client.structured(messages, self.schema)
             except (LLMUnavailable, LLMRejected) as exc:

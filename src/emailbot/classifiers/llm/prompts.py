@@ -111,9 +111,15 @@ def classification_system_prompt(
 
 
 def classification_messages(
-    categories: Sequence[CategoryPrompt], schema: Mapping[str, Any], email: EmailData, *, describe_schema: bool
+    categories: Sequence[CategoryPrompt],
+    schema: Mapping[str, Any],
+    email: EmailData,
+    *,
+    describe_schema: bool,
+    system: str | None = None,
 ) -> list[Message]:
-    system = classification_system_prompt(categories, schema, describe_schema=describe_schema)
+    """The messages for one email; `system` is the prebuilt system prompt (the same for every email)."""
+    system = system or classification_system_prompt(categories, schema, describe_schema=describe_schema)
     user = f"{data_block('email', email_json(email))}\n\nClassify the email above. Answer with the JSON object only."
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
