@@ -204,6 +204,7 @@ def _describe(exc: ValidationError) -> str:
         if ":" in message and message.split(":", 1)[0].islower() and message.split(":", 1)[0] in Settings.model_fields:
             field, message = message.split(":", 1)
         given = error.get("input")
-        shown = "" if isinstance(given, dict) or "password" in field or given is None else f" (got {given!r})"
+        secret = "password" in field or "key" in field
+        shown = "" if isinstance(given, dict) or secret or given is None else f" (got {given!r})"
         lines.append(f"{ENV_PREFIX}{field.upper()}: {message.strip()}{shown}")
     return "; ".join(lines)
