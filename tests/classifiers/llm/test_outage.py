@@ -8,6 +8,7 @@ import time
 
 from emailbot.classifiers.llm.breaker import CLOSED, HALF_OPEN, OPEN
 from emailbot.classifiers.llm.factory import llm_part
+from emailbot.ops.alerts import Alert
 from tests.classifiers.llm.conftest import BuildRuntime, deliver, process_all, stored
 from tests.factories import rfc822
 from tests.fakes.openai_server import FakeOpenAI
@@ -22,6 +23,14 @@ SUBJECTS = [
 ]
 
 
+class RecordingAlerts:
+    def __init__(self) -> None:
+        self.raised: list[Alert] = []
+
+    async def raise_alert(self, alert: Alert) -> None:
+        self.raised.append(alert)
+
+
 async def _wait_for(condition: object, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():  # type: ignore[operator]
@@ -33,7 +42,11 @@ async def test_outage_batch_is_handled_by_the_local_model_and_the_breaker_recove
     make_llm_runtime: BuildRuntime, openai_server: FakeOpenAI
 ) -> None:
     runtime = make_llm_runtime(llm_breaker_failures=2, llm_breaker_reset_seconds=0.5, llm_concurrency=1)
-    breaker = llm_part(runtime.classifier).guards.breaker  # type: ignore[union-attr]
+    llm = llm_part(runtime.classifier)
+    assert llm is not None
+    breaker = llm.guards.breaker
+    alerts = RecordingAlerts()
+    llm.bind_alerts(alerts)
     openai_server.down = True
     for n, (subject, body) in enumerate(SUBJECTS):
         deliver(runtime, f"{n}.eml", rfc822(subject, body, sender=f"user{n}@customer.example"))
@@ -47,6 +60,7 @@ async def test_outage_batch_is_handled_by_the_local_model_and_the_breaker_recove
     assert all("LLM" in c.reasoning for _, _, c in rows)
     assert breaker.state == OPEN
     assert len(openai_server.requests) == 2  # the breaker opened after two failures: no more timeouts to wait for
+    assert [(a.component, a.severity) for a in alerts.raised] == [("llm_service", "warning")]
 
     openai_server.down = False
     await _wait_for(lambda: breaker.state == HALF_OPEN)
