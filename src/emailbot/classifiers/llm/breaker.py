@@ -27,7 +27,7 @@ class CircuitBreaker:
         self.failures = 0
         self.last_error: str | None = None
         self.opened_at: float | None = None
-        self._trial_running = False
+        self._trial_started_at: float | None = None
 
     @property
     def state(self) -> str:
@@ -38,26 +38,32 @@ class CircuitBreaker:
         return OPEN
 
     def allow(self) -> bool:
-        """May a request go out now? In half-open state only one trial request at a time."""
+        """May a request go out now? In half-open state only one trial request at a time.
+
+        A trial that never reported back (cancelled, or lost to an unexpected error) expires after the reset time,
+        so the breaker cannot stay half-open for ever.
+        """
         state = self.state
         if state == CLOSED:
             return True
-        if state == HALF_OPEN and not self._trial_running:
-            self._trial_running = True
+        now = time.monotonic()
+        trial_running = self._trial_started_at is not None and now - self._trial_started_at < self.reset_seconds
+        if state == HALF_OPEN and not trial_running:
+            self._trial_started_at = now
             return True
         return False
 
     def record_success(self) -> None:
         self.failures = 0
         self.opened_at = None
-        self._trial_running = False
+        self._trial_started_at = None
 
     def record_failure(self, error: str) -> None:
         self.failures += 1
         self.last_error = error
-        if self._trial_running or self.failures >= self.failure_threshold:
+        if self._trial_started_at is not None or self.failures >= self.failure_threshold:
             self.opened_at = time.monotonic()
-        self._trial_running = False
+        self._trial_started_at = None
 
     def snapshot(self) -> BreakerSnapshot:
         return BreakerSnapshot(self.state, self.failures, self.last_error, self.opened_at)

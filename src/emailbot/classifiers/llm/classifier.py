@@ -18,7 +18,7 @@ from emailbot.classifiers.llm.breaker import CircuitBreaker
 from emailbot.classifiers.llm.cache import ResponseCache, cache_key
 from emailbot.classifiers.llm.client import Completion, LLMClient, LLMRejected, LLMUnavailable
 from emailbot.classifiers.llm.confidence import Calibrator, category_probability
-from emailbot.classifiers.llm.cost import DailyBudget, PriceTable
+from emailbot.classifiers.llm.cost import DailyBudget, PriceTable, today
 from emailbot.classifiers.llm.guard import SUSPECT_CONFIDENCE_CAP, injection_signals
 from emailbot.classifiers.llm.limits import RateLimiter
 from emailbot.classifiers.llm.prompts import (
@@ -239,8 +239,6 @@ class LLMClassifier:
             )
 
     async def _alert_budget(self) -> None:
-        from emailbot.classifiers.llm.cost import today
-
         if self.alerts is not None and self._budget_alerted_on != today():
             self._budget_alerted_on = today()
             limit = self.guards.budget.limit

@@ -16,6 +16,7 @@ from emailbot.classifiers.enrich import email_text
 from emailbot.classifiers.llm.classifier import LLMClassifier, fallback
 from emailbot.classifiers.llm.confidence import Calibrator
 from emailbot.domain import Classification, Email
+from emailbot.ops.alerts import AlertSink
 
 
 class HybridClassifier:
@@ -30,8 +31,8 @@ class HybridClassifier:
     def version(self) -> str:
         return f"{self.llm.version} + local {self.llm.local.version}"
 
-    def bind_alerts(self, alerts: object) -> None:
-        self.llm.bind_alerts(alerts)  # type: ignore[arg-type]
+    def bind_alerts(self, alerts: AlertSink) -> None:
+        self.llm.bind_alerts(alerts)
 
     async def classify(self, emails: Sequence[Email]) -> list[Classification]:
         local = await self.llm.local.classify(emails)
