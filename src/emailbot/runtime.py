@@ -74,6 +74,10 @@ def build_runtime(settings: Settings) -> Runtime:
     bind_alerts = getattr(classifier, "bind_alerts", None)
     if bind_alerts is not None:  # the LLM classifier reports an open circuit or a spent budget
         bind_alerts(runtime.alerts)
+    if settings.classifier != "local":
+        from emailbot.classifiers.llm.factory import attach_spending_history
+
+        attach_spending_history(classifier, db)  # the daily LLM budget survives a restart
     return runtime
 
 

@@ -11,7 +11,8 @@ from emailbot.classifiers.llm.cost import DailyBudget, PriceTable
 from emailbot.classifiers.llm.limits import Bucket
 from emailbot.classifiers.llm.tokens import TRUNCATION_MARK, cut_to_tokens, estimate_tokens, squeeze
 from tests.classifiers.conftest import make_email
-from tests.classifiers.llm.conftest import BuildLLM
+from tests.classifiers.llm.conftest import BuildLLM, BuildRuntime, deliver, process_all, stored
+from tests.factories import rfc822
 from tests.fakes.openai_server import FakeOpenAI
 
 PRINTER = make_email("Printer error", "The printer on floor 2 shows error 49 and prints nothing.")
@@ -143,3 +144,18 @@ async def test_memory_cache_is_an_lru() -> None:
     await cache.set("c", {"v": 3})
     assert await cache.get("b") is None
     assert await cache.get("a") == {"v": 1}
+
+
+async def test_the_daily_budget_survives_a_restart(make_llm_runtime: BuildRuntime, openai_server: FakeOpenAI) -> None:
+    pricey = {"llm_prices": {"fake-model": [1000.0, 1000.0]}, "llm_daily_budget": 0.5, "llm_drafting": False}
+    first = make_llm_runtime(**pricey)
+    deliver(first, "1.eml", rfc822("Printer error", "The printer shows error 49.", sender="a@customer.example"))
+    await process_all(first)
+    await first.close()
+    second = make_llm_runtime(**pricey)  # a new process: nothing in memory, the database remembers
+    deliver(second, "2.eml", rfc822("VPN error", "The VPN shows an error.", sender="b@customer.example"))
+    await process_all(second)
+    classifications = [c for _, _, c in await stored(second)]
+    assert [c.classifier for c in classifications] == ["llm", "local"]
+    assert "budget" in classifications[1].reasoning
+    assert len(openai_server.classification_requests()) == 1

@@ -8,7 +8,7 @@ UTC day in Redis when configured (so every worker sees the same total) and in me
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +41,10 @@ class DailyBudget:
         self.prefix = prefix
         self._day = today()
         self._spent = 0.0
+        # Without Redis, what was spent today before this process started is read back from the database once,
+        # so a restart does not reset the cap.
+        self.history: Callable[[], Awaitable[float]] | None = None
+        self._seeded_for = ""
 
     async def spent(self) -> float:
         if self.redis is not None:
@@ -50,7 +54,17 @@ class DailyBudget:
             except Exception as exc:  # noqa: BLE001 - Redis trouble must not stop classification
                 log.warning("LLM budget: Redis unavailable (%s); using this process's count", type(exc).__name__)
         self._roll()
+        await self._seed()
         return self._spent
+
+    async def _seed(self) -> None:
+        if self.history is None or self._seeded_for == self._day:
+            return
+        self._seeded_for = self._day
+        try:
+            self._spent += await self.history()
+        except Exception as exc:  # noqa: BLE001 - without history the count starts at this process's spending
+            log.warning("LLM budget: cannot read today's spending from the database (%s)", type(exc).__name__)
 
     async def add(self, amount: float) -> None:
         if amount <= 0:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import func, select
 
 from emailbot.classifiers.llm.breaker import CircuitBreaker
 from emailbot.classifiers.llm.cache import MemoryCache, RedisCache, ResponseCache
@@ -18,6 +21,8 @@ from emailbot.classifiers.llm.prompts import EXAMPLES_PER_CATEGORY, CategoryProm
 from emailbot.classifiers.local import LocalClassifier
 from emailbot.classifiers.training import load_starter
 from emailbot.settings import Settings
+from emailbot.store.db import Database
+from emailbot.store.tables import ClassificationRow, ProcessingResultRow
 from emailbot.taxonomy import Taxonomy, load_taxonomy
 
 
@@ -102,3 +107,27 @@ def build_drafter(settings: Settings, classifier: object) -> LLMDrafter | None:
         max_input_tokens=settings.llm_max_input_tokens,
         redact_pii=settings.llm_redact_pii,
     )
+
+
+def attach_spending_history(classifier: object, db: Database) -> None:
+    """Let the daily budget read what was spent today (classifications and drafts) from the database."""
+    llm = llm_part(classifier)
+    if llm is None:
+        return
+
+    async def spent_today() -> float:
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        async with db.sessions() as session:
+            classified = await session.scalar(
+                select(func.coalesce(func.sum(ClassificationRow.cost), 0.0)).where(
+                    ClassificationRow.created_at >= start
+                )
+            )
+            drafted = await session.scalar(
+                select(func.coalesce(func.sum(ProcessingResultRow.draft_cost), 0.0)).where(
+                    ProcessingResultRow.created_at >= start
+                )
+            )
+        return float(classified or 0) + float(drafted or 0)
+
+    llm.guards.budget.history = spent_today
