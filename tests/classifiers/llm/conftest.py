@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from emailbot.classifiers.llm.client import LLMClient
 from emailbot.classifiers.llm.factory import build_guards, category_prompts
 from emailbot.classifiers.local import LocalClassifier
 from emailbot.classifiers.model import TrainedModel
+from emailbot.classifiers.model_store import ModelStore
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.settings import Settings, load_settings
 from emailbot.store.tables import ClassificationRow, EmailRow, ProcessingResultRow, SideEffectRow
@@ -66,8 +68,25 @@ async def make_llm(openai_server: FakeOpenAI, tmp_path: Path, starter_model: Tra
 BuildRuntime = Callable[..., Runtime]
 
 
+@pytest.fixture(scope="session")
+def saved_starter_model(starter_model: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The starter model saved once, as a model folder a runtime loads instead of training its own."""
+    folder = tmp_path_factory.mktemp("llm-models")
+    ModelStore(folder).save(starter_model)
+    return folder
+
+
 @pytest.fixture
-async def make_llm_runtime(openai_server: FakeOpenAI, tmp_path: Path, database_url: str) -> AsyncIterator[BuildRuntime]:
+def model_dir(tmp_path: Path, saved_starter_model: Path) -> Path:
+    target = tmp_path / "models"
+    shutil.copytree(saved_starter_model, target, dirs_exist_ok=True)
+    return target
+
+
+@pytest.fixture
+async def make_llm_runtime(
+    openai_server: FakeOpenAI, tmp_path: Path, database_url: str, model_dir: Path
+) -> AsyncIterator[BuildRuntime]:
     """A real runtime (database, Maildir, parser, Processor, local model) classifying through the fake LLM."""
     built: list[Runtime] = []
 

@@ -108,7 +108,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, server: FakeOpenAI, tmp_path: Path) ->
 
 
 def test_model_eval_reports_accuracy_and_calibration_for_the_llm(
-    openai_server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    openai_server: FakeOpenAI, tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _env(monkeypatch, openai_server, tmp_path)
     data = str(DATA / "heldout.jsonl")
@@ -126,7 +126,7 @@ def test_model_eval_reports_accuracy_and_calibration_for_the_llm(
 
 
 def test_model_calibrate_saves_a_map_the_classifier_loads(
-    openai_server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    openai_server: FakeOpenAI, tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _env(monkeypatch, openai_server, tmp_path)
     from emailbot.store.migrate import upgrade

@@ -41,7 +41,7 @@ async def _wait_for(condition: object, seconds: float = 5.0) -> None:
 async def test_outage_batch_is_handled_by_the_local_model_and_the_breaker_recovers(
     make_llm_runtime: BuildRuntime, openai_server: FakeOpenAI
 ) -> None:
-    runtime = make_llm_runtime(llm_breaker_failures=2, llm_breaker_reset_seconds=0.5, llm_concurrency=1)
+    runtime = make_llm_runtime(llm_breaker_failures=2, llm_breaker_reset_seconds=60, llm_concurrency=1)
     llm = llm_part(runtime.classifier)
     assert llm is not None
     breaker = llm.guards.breaker
@@ -63,6 +63,7 @@ async def test_outage_batch_is_handled_by_the_local_model_and_the_breaker_recove
     assert [(a.component, a.severity) for a in alerts.raised] == [("llm_service", "warning")]
 
     openai_server.down = False
+    breaker.reset_seconds = 0.2  # long enough not to half-open during the outage batch on a slow machine; now short
     await _wait_for(lambda: breaker.state == HALF_OPEN)
     deliver(runtime, "after-1.eml", rfc822("Printer error", "The printer shows error 49.", sender="a@customer.example"))
     await process_all(runtime)
