@@ -160,6 +160,17 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _llm_when_configured(cls, data: Any) -> Any:
+        """Pointing EmailBot at an LLM is three settings: base URL, key and model (or the Azure trio) make the LLM
+        the classifier unless EMAILBOT_CLASSIFIER says otherwise."""
+        if not isinstance(data, dict) or data.get("classifier"):
+            return data
+        openai_style = all(data.get(name) for name in ("llm_base_url", "llm_api_key", "llm_model"))
+        azure = all(data.get(name) for name in ("llm_azure_endpoint", "llm_api_key", "llm_azure_deployment"))
+        return {**data, "classifier": "llm"} if openai_style or azure else data
+
     @model_validator(mode="after")
     def _llm_configured(self) -> Settings:
         """An LLM classifier needs somewhere to send requests: say which variable is missing."""

@@ -162,3 +162,15 @@ def test_api_key_can_come_from_a_file(tmp_path: Path, monkeypatch: pytest.Monkey
     settings = load_settings(classifier="llm", llm_base_url="http://127.0.0.1:1/v1", llm_model="m")
     assert settings.llm_api_key is not None
     assert settings.llm_api_key.get_secret_value() == "sk-from-file"
+
+
+def test_three_settings_are_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"BASE_URL": "http://127.0.0.1:1/v1", "API_KEY": "k", "MODEL": "llama3.1"}.items():
+        monkeypatch.setenv(f"EMAILBOT_LLM_{name}", value)
+    assert load_settings().classifier == "llm"
+    assert load_settings(classifier="hybrid").classifier == "hybrid"
+    monkeypatch.setenv("EMAILBOT_CLASSIFIER", "local")
+    assert load_settings().classifier == "local"  # an explicit choice wins
+    monkeypatch.delenv("EMAILBOT_CLASSIFIER")
+    monkeypatch.delenv("EMAILBOT_LLM_MODEL")
+    assert load_settings().classifier == "local"  # two of three configure nothing
