@@ -136,6 +136,9 @@ class Classification:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     unrecognized: float = 0.0  # 0-100: how much of the email matches no category at all (spam, chit-chat, ...)
+    prompt_version: str = ""  # the LLM prompts' version (classifiers/llm/prompts.py); empty for the local model
+    raw_confidence: float | None = None  # 0-100, before calibration (LLM and hybrid); what calibration is fitted on
+    cost: float = 0.0  # what the LLM request cost, from the configured price table
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from emailbot.classifiers.base import Classifier
-from emailbot.classifiers.registry import build_classifier
+from emailbot.classifiers.registry import build_classifier, build_reply_writer
 from emailbot.domain import Address
 from emailbot.jobs.engine import Engine, EngineTiming
 from emailbot.jobs.queue import MemoryQueue, WorkQueue
@@ -42,6 +42,9 @@ class Runtime:
     async def close(self) -> None:
         await self.engine.stop()
         await self.db.dispose()
+        close_classifier = getattr(self.classifier, "close", None)
+        if close_classifier is not None:  # the LLM client's connections
+            await close_classifier()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -57,8 +60,10 @@ def build_runtime(settings: Settings) -> Runtime:
         mailbox_name=settings.mailbox_display_name,
         default_members=settings.escalation_default_members,
         base_url=settings.base_url,
+        written_auto_send=frozenset(settings.llm_auto_send_categories),
     )
-    processor = Processor(db, classifier, planner, EffectRunner(mailbox, [LogNotifier()]), config)
+    writer = build_reply_writer(settings, classifier)
+    processor = Processor(db, classifier, planner, EffectRunner(mailbox, [LogNotifier()]), config, writer)
     queue = MemoryQueue()
     timing = EngineTiming(
         poll_interval=settings.poll_interval_seconds,
@@ -67,7 +72,15 @@ def build_runtime(settings: Settings) -> Runtime:
         workers=settings.worker_concurrency,
     )
     engine = Engine(db, mailbox, parse_email, processor, queue, timing)
-    return Runtime(settings, db, mailbox, classifier, taxonomy, config, processor, queue, engine)
+    runtime = Runtime(settings, db, mailbox, classifier, taxonomy, config, processor, queue, engine)
+    bind_alerts = getattr(classifier, "bind_alerts", None)
+    if bind_alerts is not None:  # the LLM classifier reports an open circuit or a spent budget
+        bind_alerts(runtime.alerts)
+    if settings.classifier != "local":
+        from emailbot.classifiers.llm.factory import attach_spending_history
+
+        attach_spending_history(classifier, db)  # the daily LLM budget survives a restart
+    return runtime
 
 
 def engine_config(settings: Settings, taxonomy: Taxonomy) -> EngineConfig:

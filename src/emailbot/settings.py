@@ -84,9 +84,36 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=120, gt=0)
 
     # Classification
-    classifier: Literal["local"] = "local"
+    classifier: Literal["local", "llm", "hybrid"] = "local"
     model_dir: Path = Path("./var/models")
     taxonomy_file: Path | None = None
+
+    # LLM classification and drafting (any OpenAI-compatible API; see classifiers/llm/)
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_azure_endpoint: str | None = None
+    llm_azure_api_version: str = "2024-10-21"
+    llm_azure_deployment: str | None = None
+    llm_structured_output: Literal["auto", "json_schema", "json_object", "tools"] = "auto"
+    llm_logprobs: bool = True
+    llm_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_concurrency: int = Field(default=10, ge=1, le=256)
+    llm_max_input_tokens: int = Field(default=1500, ge=100, le=100_000)
+    llm_prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    llm_daily_budget: float | None = Field(default=None, ge=0)
+    llm_requests_per_minute: int | None = Field(default=None, ge=1)
+    llm_tokens_per_minute: int | None = Field(default=None, ge=1)
+    llm_cache_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    llm_cache_size: int = Field(default=10_000, ge=0)
+    llm_breaker_failures: int = Field(default=5, ge=1)
+    llm_breaker_reset_seconds: float = Field(default=30, gt=0)
+    llm_hybrid_weight: float = Field(default=0.7, ge=0, le=1)
+    llm_drafting: bool = True
+    llm_redact_pii: bool = False
+    llm_auto_send_categories: list[str] = Field(default_factory=list)
+    redis_url: str | None = None
 
     # Escalation
     escalation_default_members: list[str] = Field(default_factory=list)
@@ -160,6 +187,32 @@ class Settings(BaseSettings):
                 raise ValueError(f"encryption_key: {exc}") from None
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _llm_when_configured(cls, data: Any) -> Any:
+        """Pointing EmailBot at an LLM is three settings: base URL, key and model (or the Azure trio) make the LLM
+        the classifier unless EMAILBOT_CLASSIFIER says otherwise."""
+        if not isinstance(data, dict) or data.get("classifier"):
+            return data
+        openai_style = all(data.get(name) for name in ("llm_base_url", "llm_api_key", "llm_model"))
+        azure = all(data.get(name) for name in ("llm_azure_endpoint", "llm_api_key", "llm_azure_deployment"))
+        return {**data, "classifier": "llm"} if openai_style or azure else data
+
+    @model_validator(mode="after")
+    def _llm_configured(self) -> Settings:
+        """An LLM classifier needs somewhere to send requests: say which variable is missing."""
+        if self.classifier == "local":
+            return self
+        if self.llm_azure_endpoint:
+            needed = {"llm_api_key": self.llm_api_key, "llm_azure_deployment": self.llm_azure_deployment}
+        else:
+            needed = {"llm_base_url": self.llm_base_url, "llm_api_key": self.llm_api_key, "llm_model": self.llm_model}
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            names = " and ".join(f"{ENV_PREFIX}{name.upper()}" for name in missing)
+            raise ValueError(f"{missing[0]}: EMAILBOT_CLASSIFIER={self.classifier} needs {names}")
+        return self
+
     @property
     def thresholds(self) -> Thresholds:
         return Thresholds(auto=self.threshold_auto, suggest=self.threshold_suggest, review=self.threshold_review)
@@ -189,6 +242,7 @@ def _describe(exc: ValidationError) -> str:
         if ":" in message and message.split(":", 1)[0].islower() and message.split(":", 1)[0] in Settings.model_fields:
             field, message = message.split(":", 1)
         given = error.get("input")
-        shown = "" if isinstance(given, dict) or "password" in field or given is None else f" (got {given!r})"
+        secret = "password" in field or "key" in field
+        shown = "" if isinstance(given, dict) or secret or given is None else f" (got {given!r})"
         lines.append(f"{ENV_PREFIX}{field.upper()}: {message.strip()}{shown}")
     return "; ".join(lines)

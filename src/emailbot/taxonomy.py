@@ -22,6 +22,7 @@ class CategorySpec:
     expertise: tuple[str, ...] = ()
     escalation_members: tuple[str, ...] = ()
     auto_reply: bool = True
+    examples: tuple[str, ...] = ()  # sample emails (subject and body as one text): few-shot examples for an LLM
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ def _category(source: Path, name: str, spec: object) -> CategorySpec:
             expertise=tuple(str(item) for item in spec.get("expertise", ())),
             escalation_members=tuple(str(item) for item in spec.get("escalation_members", ())),
             auto_reply=bool(spec.get("auto_reply", True)),
+            examples=tuple(str(item) for item in spec.get("examples", ())),
         )
     except TypeError as exc:
         raise TaxonomyError(f"{source}: [categories.{name}]: {exc}") from exc

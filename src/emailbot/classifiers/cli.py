@@ -9,6 +9,7 @@ the default file for every role, so one benchmark file reads naturally:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ from emailbot.classifiers.training import DataError, Example, load_examples, sou
 
 T = TypeVar("T")
 
-app = typer.Typer(help="Train and evaluate the local (offline) classifier.", no_args_is_help=True)
+app = typer.Typer(help="Train, evaluate and calibrate the classifiers.", no_args_is_help=True)
 
 CalibrationOption = Annotated[
     str, typer.Option(help=f"Probability calibration: {', '.join(CALIBRATIONS)}.", show_default=True)
@@ -38,6 +39,10 @@ BackgroundOption = Annotated[
 BackgroundSplitOption = Annotated[
     str | None, typer.Option(help="Split of the background file (the file defaults to DATA).")
 ]
+ClassifierOption = Annotated[
+    str, typer.Option(help="local (train and test here), llm or hybrid (the configured EMAILBOT_LLM_* server).")
+]
+LimitOption = Annotated[int | None, typer.Option(help="Use at most this many examples (each costs an LLM request).")]
 AbstainOption = Annotated[
     bool,
     typer.Option(
@@ -121,11 +126,18 @@ def evaluate_command(
     background: BackgroundOption = None,
     background_split: BackgroundSplitOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    classifier: ClassifierOption = "local",
+    limit: LimitOption = None,
 ) -> None:
     """Evaluate: k-fold CV on one file, or train on one file/split and test on another.
 
     Test rows whose label is not among the training labels count as unknown (out-of-scope), like --unknown ones.
+    With --classifier llm|hybrid, the configured LLM (EMAILBOT_LLM_*) classifies the test data (DATA or --test).
     """
+    if classifier != "local":
+        examples = _load(test or data, test_split or split, "test")[: limit or None]
+        _evaluate_llm(classifier, examples, as_json)
+        return
     options = _options(calibration, null_margin, abstain)
     options.update(_background(data, background, background_split))
     unknowns: list[Example] = []
@@ -141,6 +153,83 @@ def evaluate_command(
         examples = _load(train or data, split or train_split, "train")
         report = _run(lambda: cross_validate(examples, cv or 5, unknowns, **options))
     typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
+
+
+def _llm_settings(classifier: str) -> Any:
+    from emailbot.settings import SettingsError, load_settings
+
+    if classifier not in ("llm", "hybrid"):
+        raise typer.BadParameter("choose local, llm or hybrid", param_hint="--classifier")
+    try:
+        return load_settings(classifier=classifier)
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _evaluate_llm(classifier: str, examples: list[Example], as_json: bool) -> None:
+    from emailbot.classifiers.llm.evaluation import report, run_labelled
+    from emailbot.classifiers.llm.factory import build_llm_classifier
+    from emailbot.taxonomy import load_taxonomy
+
+    settings = _llm_settings(classifier)
+
+    async def evaluate() -> Any:
+        built = build_llm_classifier(settings)
+        try:
+            return await run_labelled(built, examples)
+        finally:
+            await built.close()
+
+    result, raw_ece, fallbacks = report(
+        asyncio.run(evaluate()), load_taxonomy(settings.taxonomy_file).names, classifier
+    )
+    if as_json:
+        typer.echo(json.dumps(result.as_dict() | {"raw_ece": raw_ece, "fallbacks": fallbacks}, indent=2))
+        return
+    typer.echo(format_report(result))
+    typer.echo(f"ECE before calibration {raw_ece:.1%}; {fallbacks} of {len(examples)} classified by the local model")
+
+
+@app.command()
+def calibrate(
+    data: Annotated[Path | None, typer.Argument(help="Labelled examples (.csv, .jsonl, .json).")] = None,
+    split: Annotated[str | None, typer.Option(help="Split of DATA.")] = None,
+    classifier: ClassifierOption = "llm",
+    feedback: Annotated[
+        bool, typer.Option("--feedback/--no-feedback", help="Also use operators' corrections from the database.")
+    ] = True,
+    limit: LimitOption = None,
+) -> None:
+    """Fit the LLM's (or hybrid's) confidence calibration on labelled data and feedback; save it for the service."""
+    from emailbot.classifiers.llm.confidence import calibration_path, fit_calibrator
+    from emailbot.classifiers.llm.evaluation import feedback_pairs, run_labelled
+    from emailbot.classifiers.llm.factory import build_llm_classifier
+    from emailbot.classifiers.llm.prompts import PROMPT_VERSION
+
+    settings = _llm_settings(classifier)
+    examples = _load(data, split, "calibration")[: limit or None] if data else []
+
+    async def collect() -> list[tuple[float, bool]]:
+        built = build_llm_classifier(settings)
+        try:
+            pairs = (await run_labelled(built, examples)).raw_pairs(classifier) if examples else []
+        finally:
+            await built.close()
+        return pairs + (await feedback_pairs(settings.database_url, classifier) if feedback else [])
+
+    pairs = asyncio.run(collect())
+    try:
+        fitted = fit_calibrator([p for p, _ in pairs], [c for _, c in pairs], prompt_version=PROMPT_VERSION)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    path = calibration_path(settings.model_dir, classifier)
+    fitted.save(path)
+    accuracy = sum(c for _, c in pairs) / len(pairs)
+    typer.echo(
+        f"calibration for {classifier} fitted on {len(pairs)} examples (accuracy {accuracy:.1%}), saved to {path}"
+    )
 
 
 def _run(action: Callable[[], T]) -> T:

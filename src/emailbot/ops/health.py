@@ -85,6 +85,17 @@ def check_configuration(runtime: Runtime) -> Component:
     return Component(DEGRADED if warnings else HEALTHY, details)
 
 
+async def check_llm(runtime: Runtime) -> Component | None:
+    """The LLM service, when one is configured: degraded while its circuit is open (the local model classifies)."""
+    from emailbot.classifiers.llm.status import llm_health
+
+    result = await llm_health(runtime.classifier)
+    if result is None:
+        return None
+    working, details = result
+    return Component(HEALTHY if working else DEGRADED, details)
+
+
 async def detailed_health(runtime: Runtime) -> tuple[str, dict[str, Component]]:
     components = {
         "database": await check_database(runtime),
@@ -93,6 +104,8 @@ async def detailed_health(runtime: Runtime) -> tuple[str, dict[str, Component]]:
         "queue": check_queue(runtime),
         "configuration": check_configuration(runtime),
     }
+    if (llm := await check_llm(runtime)) is not None:
+        components["llm_service"] = llm
     return overall(components), components
 
 

@@ -56,11 +56,23 @@ async def validate_environment(runtime: Runtime) -> Validation:
     return Validation(PASS, "environment is ready", details)
 
 
+async def validate_llm(runtime: Runtime) -> Validation:
+    """Is the configured model reachable, and does it support structured output? One small request tells."""
+    from emailbot.classifiers.llm.factory import llm_part
+    from emailbot.classifiers.llm.status import probe
+
+    llm = llm_part(runtime.classifier)
+    if llm is None:
+        return Validation(SKIPPED, "no LLM configured (EMAILBOT_CLASSIFIER=local)", {})
+    status, message, details = await probe(llm)
+    return Validation(status, message, details)
+
+
 def checks() -> dict[str, Check]:
     """Every validation by its name in the response; each part of EmailBot adds its own here."""
     from emailbot.admin.validation import validate_operations
 
-    return {"environment": validate_environment, "operations": validate_operations}
+    return {"environment": validate_environment, "operations": validate_operations, "llm": validate_llm}
 
 
 async def validate_configuration(runtime: Runtime) -> tuple[str, dict[str, Validation]]:

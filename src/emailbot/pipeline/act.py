@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from emailbot.domain import Action, Address, Classification, Decision, Email, OutgoingMessage
 from emailbot.mail.base import Mailbox
@@ -37,6 +37,24 @@ class EscalationPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class WrittenReply:
+    """Reply text written by a model (an LLM draft), with what it cost; it never carries recipients."""
+
+    text: str
+    tokens: int = 0
+    cost: float = 0.0
+    model: str = ""
+
+
+class ReplyWriter(Protocol):
+    """Writes a reply's text for an email (the LLM drafter); None means: use the template."""
+
+    async def write(
+        self, email: Email, classification: Classification, thread: Sequence[Email]
+    ) -> WrittenReply | None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     effects: tuple[Effect, ...]
     response_text: str | None = None
@@ -52,12 +70,26 @@ class Planner:
         mailbox_name: str,
         default_members: Sequence[str] = (),
         base_url: str = "",
+        written_auto_send: frozenset[str] = frozenset(),
     ) -> None:
         self.taxonomy = taxonomy
         self.templates = templates
         self.mailbox_name = mailbox_name
         self.default_members = tuple(default_members)
         self.base_url = base_url
+        # Categories whose model-written text may be sent without a person (EMAILBOT_LLM_AUTO_SEND_CATEGORIES).
+        self.written_auto_send = written_auto_send
+
+    def wants_written_reply(self, classification: Classification, decision: Decision) -> bool:
+        """Would a model-written text be used for this decision? Drafts yes; auto-replies only where allowed.
+
+        A rule's own template always wins: the operator wrote it for exactly this mail.
+        """
+        if decision.rule_id is not None and decision.template:
+            return False
+        if decision.action == Action.SUGGEST_RESPONSE:
+            return True
+        return decision.action == Action.AUTO_HANDLE and classification.category in self.written_auto_send
 
     def escalation(self, email: Email, classification: Classification) -> EscalationPlan:
         spec = self.taxonomy.get(classification.category)
@@ -75,12 +107,17 @@ class Planner:
         classification: Classification,
         decision: Decision,
         escalation_id: int | None = None,
+        written: WrittenReply | None = None,
     ) -> Plan:
+        """The side effects of `decision`. `written` (a model's text) is used only where `wants_written_reply`
+        allows it; the recipients are always the parsed Reply-To or sender, whatever any text says."""
         category = classification.category
         flagged = decision.action in (Action.HUMAN_REVIEW, Action.ESCALATE, Action.SUGGEST_RESPONSE)
         mark = Effect("mark", f"mark:{email_id}", {"category": category, "flagged": flagged})
         if decision.action in (Action.AUTO_HANDLE, Action.SUGGEST_RESPONSE):
             text = self._reply_text(email_id, email, classification, decision)
+            if written is not None and self.wants_written_reply(classification, decision):
+                text = written.text
             kind = "reply" if decision.action == Action.AUTO_HANDLE else "draft"
             reply = Effect(kind, f"{kind}:{email_id}", outgoing_payload(reply_to(email, text)))
             return Plan((reply, mark), response_text=text)

@@ -22,7 +22,7 @@ from emailbot.classifiers.base import Classifier
 from emailbot.domain import Action, Classification, Decision, Email, Rule, Status, Thresholds
 from emailbot.mail.base import MailboxError
 from emailbot.notify.base import NotifyError
-from emailbot.pipeline.act import Effect, EffectRunner, Planner
+from emailbot.pipeline.act import Effect, EffectRunner, Planner, ReplyWriter, WrittenReply
 from emailbot.pipeline.route import RoutingContext, route
 from emailbot.pipeline.templates import TemplateRenderError
 from emailbot.store import work
@@ -62,12 +62,14 @@ class Processor:
         planner: Planner,
         runner: EffectRunner,
         config: EngineConfig,
+        writer: ReplyWriter | None = None,
     ) -> None:
         self.db = db
         self.classifier = classifier
         self.planner = planner
         self.runner = runner
         self.config = config
+        self.writer = writer  # writes reply text (LLM drafts); None: templates only
 
     async def process(self, email_ids: Sequence[int]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -134,31 +136,93 @@ class Processor:
         claimed: dict[int, tuple[str, int]],
         outcome: BatchOutcome,
     ) -> None:
-        """Decide and plan every email of the batch, then store all plans in one transaction, in bulk."""
+        """Decide and plan every email of the batch, then store all plans in one transaction, in bulk.
+
+        Replies a model writes (LLM drafts) are written between deciding and storing, outside any transaction:
+        a slow model must not hold the database.
+        """
         async with self.db.transaction() as session:
             classified = classified | await _stored_classifications(session, routing)
             if not classified:
                 return
-            rules = await work.active_rules(session)
-            senders = [e.sender.email for i in classified if (e := emails[i]).sender]
-            replies = Counter(await work.replies_in_last_hour(session, senders))
-            updates: dict[int, dict[str, Any]] = {}
-            effects: list[dict[str, Any]] = []
-            for email_id, classification in classified.items():
-                email = emails[email_id]
-                sender = email.sender.email.lower() if email.sender else ""
-                decision = route(email, classification, self._context(rules, replies[sender]))
-                if decision.action == Action.AUTO_HANDLE:
-                    replies[sender] += 1
+            decisions = await self._decide(session, classified, emails)
+            to_write = self._needing_text(classified, decisions)
+            if not to_write:
+                await self._store_plans(session, classified, decisions, emails, {}, claimed, outcome)
+                return
+            threads = await _threads(session, {i: emails[i] for i in to_write})
+        written = await self._write_replies(to_write, classified, emails, threads)
+        async with self.db.transaction() as session:
+            await self._store_plans(session, classified, decisions, emails, written, claimed, outcome)
+
+    async def _decide(
+        self, session: AsyncSession, classified: dict[int, Classification], emails: dict[int, Email]
+    ) -> dict[int, Decision]:
+        rules = await work.active_rules(session)
+        senders = [e.sender.email for i in classified if (e := emails[i]).sender]
+        replies = Counter(await work.replies_in_last_hour(session, senders))
+        decisions: dict[int, Decision] = {}
+        for email_id, classification in classified.items():
+            email = emails[email_id]
+            sender = email.sender.email.lower() if email.sender else ""
+            decisions[email_id] = decision = route(email, classification, self._context(rules, replies[sender]))
+            if decision.action == Action.AUTO_HANDLE:
+                replies[sender] += 1
+        return decisions
+
+    def _needing_text(self, classified: dict[int, Classification], decisions: dict[int, Decision]) -> list[int]:
+        if self.writer is None:
+            return []
+        return [i for i, decision in decisions.items() if self.planner.wants_written_reply(classified[i], decision)]
+
+    async def _write_replies(
+        self,
+        email_ids: list[int],
+        classified: dict[int, Classification],
+        emails: dict[int, Email],
+        threads: dict[int, list[Email]],
+    ) -> dict[int, WrittenReply]:
+        writer = self.writer
+        assert writer is not None
+        limit = asyncio.Semaphore(max(self.config.concurrency, 8))
+
+        async def write(email_id: int) -> WrittenReply | None:
+            async with limit:
                 try:
-                    updates[email_id] = await self._plan(session, email_id, email, classification, decision, effects)
-                    claimed[email_id] = (_acting_status(decision), claimed[email_id][1])
-                except PERMANENT_ERRORS as exc:
-                    await work.record_failure(session, email_id, str(exc), retry_in=None)
-                    claimed[email_id] = (Status.FAILED, claimed[email_id][1])
-                    outcome.failed += 1
-            await work.add_effects(session, effects)
-            await work.update_each(session, updates)
+                    return await writer.write(emails[email_id], classified[email_id], threads.get(email_id, []))
+                except Exception:  # noqa: BLE001 - no written text means the template is used
+                    log.exception("writing a reply for email %s failed; using the template", email_id)
+                    return None
+
+        results = await asyncio.gather(*(write(i) for i in email_ids))
+        return {i: text for i, text in zip(email_ids, results, strict=True) if text is not None}
+
+    async def _store_plans(
+        self,
+        session: AsyncSession,
+        classified: dict[int, Classification],
+        decisions: dict[int, Decision],
+        emails: dict[int, Email],
+        written: dict[int, WrittenReply],
+        claimed: dict[int, tuple[str, int]],
+        outcome: BatchOutcome,
+    ) -> None:
+        updates: dict[int, dict[str, Any]] = {}
+        effects: list[dict[str, Any]] = []
+        for email_id, classification in classified.items():
+            decision = decisions[email_id]
+            text = written.get(email_id)
+            try:
+                updates[email_id] = await self._plan(
+                    session, email_id, emails[email_id], classification, decision, effects, text
+                )
+                claimed[email_id] = (_acting_status(decision), claimed[email_id][1])
+            except PERMANENT_ERRORS as exc:
+                await work.record_failure(session, email_id, str(exc), retry_in=None)
+                claimed[email_id] = (Status.FAILED, claimed[email_id][1])
+                outcome.failed += 1
+        await work.add_effects(session, effects)
+        await work.update_each(session, updates)
 
     def _context(self, rules: tuple[Rule, ...], replies_last_hour: int) -> RoutingContext:
         return RoutingContext(
@@ -178,12 +242,13 @@ class Processor:
         classification: Classification,
         decision: Decision,
         effects: list[dict[str, Any]],
+        written: WrittenReply | None = None,
     ) -> dict[str, Any]:
         """Plan one email's side effects into `effects`; returns its processing row's new values."""
         escalation_id = None
         if decision.action == Action.ESCALATE:
             escalation_id = await self._store_escalation(session, email_id, email, classification, decision)
-        plan = self.planner.plan(email_id, email, classification, decision, escalation_id)
+        plan = self.planner.plan(email_id, email, classification, decision, escalation_id, written)
         effects.extend(
             {"idempotency_key": e.key, "email_id": email_id, "kind": e.kind, "payload": e.payload} for e in plan.effects
         )
@@ -193,6 +258,8 @@ class Processor:
             "reason": decision.reason,
             "response_text": plan.response_text,
             "escalation_id": escalation_id,
+            "draft_tokens": written.tokens if written else 0,
+            "draft_cost": written.cost if written else 0.0,
         }
 
     async def _store_escalation(
@@ -351,3 +418,23 @@ async def _stored_classifications(session: AsyncSession, email_ids: list[int]) -
         select(ClassificationRow).where(ClassificationRow.email_id.in_(email_ids)).order_by(ClassificationRow.id)
     )
     return {row.email_id: classification_from_row(row) for row in rows}
+
+
+THREAD_CONTEXT = 4
+
+
+async def _threads(session: AsyncSession, emails: dict[int, Email]) -> dict[int, list[Email]]:
+    """The earlier messages of each email's thread that are stored here (by References / In-Reply-To), oldest first."""
+    wanted = {email_id: list(email.references[-THREAD_CONTEXT:]) for email_id, email in emails.items()}
+    for email_id, email in emails.items():
+        if email.in_reply_to and email.in_reply_to not in wanted[email_id]:
+            wanted[email_id].append(email.in_reply_to)
+    ids = {message_id for ids in wanted.values() for message_id in ids}
+    if not ids:
+        return {}
+    rows = await session.scalars(select(EmailRow).where(EmailRow.message_id.in_(ids)))
+    by_message_id = {row.message_id: email_from_row(row) for row in rows}
+    return {
+        email_id: [by_message_id[m] for m in message_ids if m in by_message_id]
+        for email_id, message_ids in wanted.items()
+    }

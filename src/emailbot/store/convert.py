@@ -94,6 +94,9 @@ def classification_from_row(row: ClassificationRow) -> Classification:
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
         unrecognized=row.unrecognized,
+        prompt_version=row.prompt_version,
+        raw_confidence=row.raw_confidence,
+        cost=row.cost,
     )
 
 

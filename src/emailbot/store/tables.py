@@ -127,6 +127,8 @@ class ProcessingResultRow(Base):
     lease_until: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     processing_time_ms: Mapped[float | None] = mapped_column(Float)
+    draft_tokens: Mapped[int] = mapped_column(Integer, default=0)  # an LLM-written draft's prompt + completion
+    draft_cost: Mapped[float] = mapped_column(Float, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
@@ -152,6 +154,9 @@ class ClassificationRow(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     unrecognized: Mapped[float] = mapped_column(Float, default=0)
+    prompt_version: Mapped[str] = mapped_column(String(50), default="")
+    raw_confidence: Mapped[float | None] = mapped_column(Float)
+    cost: Mapped[float] = mapped_column(Float, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
