@@ -93,6 +93,24 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Operations (issue 6): the monitoring cycle, its thresholds, alert delivery and the analytics schedule
+    log_format: Literal["text", "json"] = "text"
+    monitor_interval_seconds: float = Field(default=60, gt=0, le=86400)
+    metrics_update_interval_seconds: float = Field(default=3600, gt=0, le=7 * 86400)
+    pattern_analysis_interval_seconds: float = Field(default=86400, ge=0, le=31 * 86400)
+    alert_max_queue_size: int = Field(default=1000, ge=0)
+    alert_min_success_rate: float = Field(default=0.95, ge=0, le=1)
+    alert_max_processing_time: float = Field(default=30, gt=0)
+    alert_max_cpu_percent: float = Field(default=90, gt=0, le=100)
+    alert_max_memory_percent: float = Field(default=90, gt=0, le=100)
+    alert_max_disk_percent: float = Field(default=90, gt=0, le=100)
+    alert_cooldown_seconds: float = Field(default=300, ge=0)
+    alert_webhook_urls: list[str] = Field(default_factory=list)
+    security_business_hours: tuple[int, int] = (7, 19)
+    security_burst_per_minute: int = Field(default=120, ge=1)
+    # Also read by body encryption (issue 7): keep one definition when merging.
+    encryption_key: SecretStr | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -132,6 +150,22 @@ class Settings(BaseSettings):
                 "EMAILBOT_THRESHOLD_REVIEW <= EMAILBOT_THRESHOLD_SUGGEST <= EMAILBOT_THRESHOLD_AUTO"
             )
         return self
+
+    @field_validator("alert_webhook_urls")
+    @classmethod
+    def _webhooks_are_http(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"expected http(s) URLs, got {url!r}")
+        return urls
+
+    @field_validator("security_business_hours")
+    @classmethod
+    def _hours_in_a_day(cls, hours: tuple[int, int]) -> tuple[int, int]:
+        start, end = hours
+        if not 0 <= start < end <= 24:
+            raise ValueError("expected [start, end] hours with 0 <= start < end <= 24, e.g. [7, 19]")
+        return hours
 
     @property
     def thresholds(self) -> Thresholds:
