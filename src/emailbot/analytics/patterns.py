@@ -154,7 +154,8 @@ def cluster_patterns(emails: list[Seen], texts: dict[int, str], min_frequency: i
     return patterns
 
 
-async def _load(session: AsyncSession, since: datetime) -> tuple[list[Seen], dict[int, str]]:
+async def load_window(session: AsyncSession, since: datetime, until: datetime) -> tuple[list[Seen], dict[int, str]]:
+    """The window's emails (newest first) and the cleaned text of the newest, which clustering reads."""
     result = ProcessingResultRow
     rows = await session.execute(
         select(
@@ -167,7 +168,7 @@ async def _load(session: AsyncSession, since: datetime) -> tuple[list[Seen], dic
             result.action,
         )
         .join(result, result.email_id == EmailRow.id)
-        .where(EmailRow.received_datetime >= since)
+        .where(EmailRow.received_datetime >= since, EmailRow.received_datetime < until)
         .order_by(EmailRow.received_datetime.desc())
         .limit(MAX_EMAILS)
     )
@@ -197,7 +198,7 @@ async def discover_and_store(db: Database, *, days: int = 30, min_frequency: int
     """Analyse the last `days` and replace the stored patterns with what was found."""
     started = utcnow()
     async with db.transaction() as session:
-        emails, texts = await _load(session, started - timedelta(days=days))
+        emails, texts = await load_window(session, started - timedelta(days=days), started + timedelta(days=1))
     patterns = await asyncio.to_thread(discover, emails, texts, min_frequency)
     async with db.transaction() as session:
         await session.execute(delete(EmailPatternRow))
