@@ -58,7 +58,11 @@ def stored_email(
 
 async def store(db: Database, emails: list[dict[str, Any]]) -> list[int]:
     async with db.transaction() as session:
-        ids = list(await session.scalars(insert(EmailRow).returning(EmailRow.id, sort_by_parameter_order=True), [e["email"] for e in emails]))
+        ids = list(
+            await session.scalars(
+                insert(EmailRow).returning(EmailRow.id, sort_by_parameter_order=True), [e["email"] for e in emails]
+            )
+        )
         await session.execute(
             insert(ProcessingResultRow),
             [{"email_id": email_id, **e["result"]} for email_id, e in zip(ids, emails, strict=True)],

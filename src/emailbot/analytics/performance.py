@@ -101,13 +101,15 @@ async def classification_accuracy(session: AsyncSession, start: datetime, end: d
     return {"accuracy": round(1 - wrong / total, 4) if total else None, "reviewed": total, "corrected": wrong}
 
 
-def daily_series(buckets: Iterable[Bucket]) -> list[dict[str, Any]]:
+def daily_series(buckets: Iterable[Bucket], start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """One entry for every day of the window, quiet days included (a chart needs its gaps)."""
     per_day: dict[date, list[Bucket]] = defaultdict(list)
     for bucket in buckets:
         per_day[bucket.day].append(bucket)
     series = []
-    for day in sorted(per_day):
-        summary = summarize(per_day[day])
+    for offset in range((end.date() - start.date()).days + 1):
+        day = start.date() + timedelta(days=offset)
+        summary = summarize(per_day.get(day, []))
         series.append(
             {
                 "date": day.isoformat(),
@@ -138,7 +140,7 @@ async def performance_report(session: AsyncSession, settings: Settings, period: 
         "confidence_distribution": current.confidence_distribution,
         "category_distribution": current.category_distribution,
         "trends": {
-            "daily": daily_series(buckets),
+            "daily": daily_series(buckets, start, end),
             "vs_previous_period": _changes(current, previous),
         },
         "performance_goals": performance_goals(metrics, settings),

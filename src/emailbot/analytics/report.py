@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ async def monthly_report(db: Database, month: str | None = None) -> dict[str, An
             "escalation_rate": summary.escalation_rate,
             "average_confidence": summary.average_confidence,
         },
-        "daily": daily_series(buckets),
+        "daily": daily_series(buckets, start, end - timedelta(microseconds=1)),
         "category_distribution": summary.category_distribution,
         "confidence_distribution": summary.confidence_distribution,
         "top_patterns": [_jsonable(p) for p in sorted(patterns, key=lambda p: -p["automation_potential"])][
