@@ -52,11 +52,13 @@ async def test_capacity_reports_growth_trends_and_recommendations(runtime: Runti
     assert volume["growth_rate"] > 0.2
     assert volume["projected_volume"] > 14
     cpu, memory, storage = (body["resource_usage"][name] for name in ("cpu", "memory", "storage"))
-    assert cpu["peak"] == 80 and cpu["average"] == pytest.approx(75, abs=0.01)
+    assert cpu["peak"] == 80
+    assert cpu["average"] == pytest.approx(75, abs=0.01)
     assert memory == {"average": 85.0, "peak": 85.0, "trend": "stable", "trend_per_day": 0.0}
     assert storage["growth_rate"] == pytest.approx(10 * TB, rel=1e-6)
     assert storage["used"] > 0
-    assert storage["projected_full"] is not None and storage["projected_full"] < 90
+    assert storage["projected_full"] is not None
+    assert storage["projected_full"] < 90
     kinds = {advice["type"]: advice for advice in body["recommendations"]}
     assert set(kinds) == {"scaling", "cpu", "memory", "storage"}
     assert kinds["scaling"]["details"]["recommended_action"] == "Add processing workers or increase batch size"
@@ -73,4 +75,5 @@ async def test_capacity_without_history_is_empty_not_an_error(client: httpx.Asyn
 def test_linear_fit() -> None:
     assert linear_fit([1.0]) is None
     slope, intercept = linear_fit([2.0, 4.0, 6.0]) or (0, 0)
-    assert slope == pytest.approx(2) and intercept == pytest.approx(2)
+    assert slope == pytest.approx(2)
+    assert intercept == pytest.approx(2)

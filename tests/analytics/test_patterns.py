@@ -78,7 +78,8 @@ async def test_recurring_senders_and_subjects_and_filters(
     assert frequent["total"] == 0
     category = billing["category"]
     filtered = (await client.get("/analytics/patterns", params={"category": category.lower()})).json()["patterns"]
-    assert filtered and all(p["category"] == category for p in filtered)
+    assert filtered
+    assert all(p["category"] == category for p in filtered)
 
 
 def test_subjects_are_normalized() -> None:

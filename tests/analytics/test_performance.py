@@ -84,12 +84,14 @@ async def test_performance_by_period_from_raw_and_materialized_days(
     assert sum(d["emails_processed"] for d in before["trends"]["daily"]) == 19
 
     update = (await client.post("/internal/metrics/update")).json()
-    assert update["status"] == "completed" and update["days_updated"] >= 40
+    assert update["status"] == "completed"
+    assert update["days_updated"] >= 40
     # The materialized days now answer for the raw rows: remove the raw rows of ten days ago.
     async with runtime.db.transaction() as session:
         await session.execute(delete(EmailRow).where(EmailRow.id.in_(ids["ten_days"])))
         rows = await session.scalar(select(func.count()).select_from(DailyMetricRow))
-    assert rows is not None and rows >= 40
+    assert rows is not None
+    assert rows >= 40
     after = (await client.get("/analytics/performance", params={"period": "month"})).json()
     assert after["metrics"] == before["metrics"]
     assert after["category_distribution"] == before["category_distribution"]

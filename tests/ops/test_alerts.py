@@ -121,21 +121,26 @@ async def test_alerts_api_lists_filters_pages_and_acknowledges(
         critical = (await client.get("/alerts", params={"severity": "CRITICAL"})).json()
         assert [item["component"] for item in critical["items"]] == ["database"]
         page = (await client.get("/alerts", params={"component": "resources", "page": 2, "page_size": 2})).json()
-        assert page["total"] == 3 and len(page["items"]) == 1
+        assert page["total"] == 3
+        assert len(page["items"]) == 1
         since = (utcnow() + timedelta(minutes=1)).isoformat()
         assert (await client.get("/alerts", params={"since": since})).json()["total"] == 0
 
         alert_id = critical["items"][0]["id"]
         acknowledged = (await client.post(f"/alerts/{alert_id}/acknowledge", json={"by": "oncall"})).json()
-        assert acknowledged["status"] == "acknowledged" and acknowledged["acknowledged_by"] == "oncall"
+        assert acknowledged["status"] == "acknowledged"
+        assert acknowledged["acknowledged_by"] == "oncall"
         resolved = (await client.post(f"/alerts/{alert_id}/resolve")).json()
-        assert resolved["status"] == "resolved" and resolved["resolved_at"]
+        assert resolved["status"] == "resolved"
+        assert resolved["resolved_at"]
         assert (await client.post(f"/alerts/{alert_id}/acknowledge")).status_code == 409
         assert (await client.get("/alerts", params={"status": "open"})).json()["total"] == 3
 
         missing = await client.get("/alerts/999999")
-        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
         bad = await client.get("/alerts", params={"severity": "loud"})
-        assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
+        assert bad.status_code == 422
+        assert bad.json()["error"]["code"] == "validation_error"
     await runtime.close()
     assert len(webhook.received) == 4
