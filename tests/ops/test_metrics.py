@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from emailbot.ops.metrics import LLM_COST, LLM_TOKENS
+from emailbot.ops.metrics import LLM_COST, LLM_TOKENS, REGISTRY
 from emailbot.runtime import Runtime
 from tests.factories import rfc822
 
@@ -71,3 +73,19 @@ async def test_counters_for_other_parts_are_exported(client: httpx.AsyncClient) 
     assert families["emailbot_graph_throttles"] == "counter"
     assert families["emailbot_alerts_raised"] == "counter"
     assert families["emailbot_processing_seconds"] == "histogram"
+
+
+def test_the_grafana_dashboard_only_uses_exported_metrics() -> None:
+    dashboard = json.loads((Path(__file__).parents[2] / "deploy" / "grafana" / "emailbot.json").read_text())
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"emailbot_\w+", target["expr"])
+    }
+    exported = {sample.name for metric in REGISTRY.collect() for sample in metric.samples}
+    exported |= {f"{metric.name}_total" for metric in REGISTRY.collect() if metric.type == "counter"}
+    exported |= {f"{metric.name}_bucket" for metric in REGISTRY.collect() if metric.type == "histogram"}
+    exported |= {metric.name for metric in REGISTRY.collect()}
+    assert used
+    assert used <= exported, used - exported

@@ -13,6 +13,7 @@ from emailbot.api.app import create_app
 from emailbot.ops.monitor import run_monitoring_cycle
 from emailbot.runtime import build_runtime
 from emailbot.store.tables import AlertRow, SystemMetricRow, utcnow
+from tests.fakes.net import free_port
 from tests.fakes.webhook import WebhookReceiver
 from tests.ops_data import eventually, store, stored_email
 from tests.runtime_fixtures import settings_for
@@ -106,3 +107,20 @@ async def test_the_service_runs_the_cycle_on_its_schedule(tmp_path: Path, databa
 
 async def _at_least(count: Callable[[], Awaitable[int]], minimum: int) -> bool:
     return await count() >= minimum
+
+
+async def test_a_database_that_is_down_still_reaches_the_webhook(tmp_path: Path, webhook: WebhookReceiver) -> None:
+    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/emailbot"
+    runtime = build_runtime(settings_for(tmp_path, unreachable, alert_webhook_urls=[webhook.url]))
+    try:
+        raised = await run_monitoring_cycle(runtime)
+        messages = {alert.message for alert in raised}
+        assert "API health check failed" in messages
+        assert "database is unhealthy" in messages
+        assert any(message.startswith("Failed to check processing metrics") for message in messages)
+        await eventually(lambda: _count_sent(webhook, len(raised)), what="the alerts, unstored, at the webhook")
+        await run_monitoring_cycle(runtime)  # still down: the in-memory cool-down holds the repeats back
+    finally:
+        await runtime.close()
+    assert len(webhook.received) == len(raised)
+    assert all(body["id"] is None for body in webhook.received)

@@ -17,4 +17,4 @@ async def security_events(
     runtime: RuntimeDep, session: SessionDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24
 ) -> dict[str, Any]:
     """Failed authentication (last hour), unusual access (last `hours`) and the encryption of stored mail."""
-    return await check_security_events(session, runtime.settings, hours)
+    return await check_security_events(session, runtime.settings, hours, runtime.ops.clients)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import select, update
@@ -75,25 +75,54 @@ class StoredAlertSink:
         self.deliver = deliver
         self._lock = asyncio.Lock()
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._sent_unstored: dict[str, datetime] = {}
 
     async def raise_alert(self, alert: Alert) -> None:
-        async with self._lock, self.db.transaction() as session:
-            row = await _record(session, alert, self.cooldown)
+        try:
+            async with self._lock, self.db.transaction() as session:
+                row = await _record(session, alert, self.cooldown)
+        except Exception:  # noqa: BLE001 - the database may be what is down: the webhook must still hear of it
+            log.exception("alert could not be stored; sending it anyway")
+            await self._send_unstored(alert)
+            return
         if row is None:
             return
         ALERTS_RAISED.labels(alert.severity, alert.component).inc()
         log.warning("alert %s %s: %s (alert %d)", alert.severity, alert.component, alert.message, row.id)
-        task = asyncio.create_task(self._deliver(row.id, alert_payload(row)))
+        self._in_background(self._deliver(row.id, alert_payload(row)))
+
+    async def _send_unstored(self, alert: Alert) -> None:
+        """Without the database the cool-down is kept in memory, so a down database is not reported every cycle."""
+        now = utcnow()
+        if now - self._sent_unstored.get(alert.key, now - self.cooldown * 2) < self.cooldown:
+            return
+        self._sent_unstored[alert.key] = now
+        ALERTS_RAISED.labels(alert.severity, alert.component).inc()
+        payload = {
+            "id": None,
+            "severity": alert.severity.upper(),
+            "component": alert.component,
+            "message": alert.message,
+            "details": jsonable(alert.details),
+            "timestamp": now.isoformat(),
+            "service": "EmailBot",
+        }
+        self._in_background(self._deliver(None, payload))
+
+    def _in_background(self, delivery: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(delivery)
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver(self, alert_id: int, payload: dict[str, Any]) -> None:
+    async def _deliver(self, alert_id: int | None, payload: dict[str, Any]) -> None:
         if not self.webhook_urls:
             status, error = "not_configured", None
         else:
             error = await self.deliver(self.webhook_urls, payload)
             status = "failed" if error else "delivered"
         ALERT_DELIVERIES.labels(status).inc()
+        if alert_id is None:
+            return
         async with self.db.transaction() as session:
             await session.execute(
                 update(AlertRow).where(AlertRow.id == alert_id).values(delivery_status=status, delivery_error=error)

@@ -5,6 +5,8 @@ an alert for each breach (the sink applies the cool-down and delivers).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from emailbot.ops.health import Component
     from emailbot.runtime import Runtime
 
+log = logging.getLogger(__name__)
 PROCESSING_WINDOW = timedelta(hours=1)
 # A success rate over fewer emails says little: one failure in a quiet hour is not a critical outage.
 MIN_EMAILS_FOR_SUCCESS_RATE = 5
@@ -35,15 +38,23 @@ async def run_monitoring_cycle(runtime: Runtime) -> list[Alert]:
     system = resources(runtime.settings.data_dir)
     alerts = api_health_alerts(status, components)
     alerts += dependency_alerts(components)
-    alerts += await processing_alerts(runtime)
+    alerts += await _guarded("processing metrics", processing_alerts(runtime))
     alerts += resource_alerts(runtime, system)
-    alerts += await security_alerts(runtime)
-    await store_sample(runtime, system, healthy=status != UNHEALTHY)
-    async with runtime.db.transaction() as session:
-        await runtime.ops.feed.refresh(session)
+    alerts += await _guarded("security events", security_alerts(runtime))
+    alerts += await _guarded("system sample", store_sample(runtime, system, healthy=status != UNHEALTHY))
     for alert in alerts:
         await runtime.alerts.raise_alert(alert)
     return alerts
+
+
+async def _guarded(what: str, check: Awaitable[list[Alert] | None]) -> list[Alert]:
+    """A check that fails is itself an alert (the manual's "Failed to check processing metrics")."""
+    try:
+        return await check or []
+    except Exception as exc:  # noqa: BLE001 - the cycle must report what it could not check, not stop
+        log.warning("monitoring: %s failed: %s", what, type(exc).__name__)
+        message = f"Failed to check {what}: {type(exc).__name__}"
+        return [Alert("critical", "Monitoring", message, {"error": str(exc)[:500]}, condition=what)]
 
 
 def api_health_alerts(status: str, components: dict[str, Component]) -> list[Alert]:
@@ -138,7 +149,7 @@ def resource_alerts(runtime: Runtime, system: Resources) -> list[Alert]:
 
 async def security_alerts(runtime: Runtime) -> list[Alert]:
     async with runtime.db.transaction() as session:
-        report = await check_security_events(session, runtime.settings, hours=1)
+        report = await check_security_events(session, runtime.settings, hours=1, history=runtime.ops.clients)
     return [
         Alert(
             SECURITY_SEVERITY[event["severity"]],
@@ -153,7 +164,8 @@ async def security_alerts(runtime: Runtime) -> list[Alert]:
 
 
 async def store_sample(runtime: Runtime, system: Resources, *, healthy: bool) -> None:
-    """One row per cycle: what capacity trends and availability are computed from."""
+    """One row per cycle: what capacity trends and availability are computed from; also brings the email
+    counters of /metrics up to date."""
     traffic = runtime.ops.traffic.take()
     async with runtime.db.transaction() as session:
         storage = await database_bytes(session, runtime.settings.database_url)
@@ -174,6 +186,8 @@ async def store_sample(runtime: Runtime, system: Resources, *, healthy: bool) ->
                 api_response_ms_sum=traffic.response_ms_sum,
             )
         )
+    async with runtime.db.transaction() as session:
+        await runtime.ops.feed.refresh(session)
     for gauge, value in (
         (CPU_PERCENT, system.cpu_percent),
         (MEMORY_PERCENT, system.memory_percent),

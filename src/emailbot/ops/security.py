@@ -24,10 +24,52 @@ ENCRYPTION_SAMPLE = 200
 FERNET_PREFIX = "gAAAAA"
 
 
-async def check_security_events(session: AsyncSession, settings: Settings, hours: int = 24) -> dict[str, Any]:
+class ClientHistory:
+    """The client addresses seen in the audit log, kept per process and read incrementally.
+
+    Deciding whether a client is new needs every address of the previous 30 days; with the API's requests in the
+    audit log that is a scan of a month of rows. The first check reads that month once; later checks only read the
+    rows written since.
+    """
+
+    def __init__(self) -> None:
+        self.first_seen: dict[str, datetime] = {}
+        self.last_seen: dict[str, datetime] = {}
+        self.read_until: datetime | None = None
+
+    async def known_before(self, session: AsyncSession, end: datetime) -> set[str]:
+        """Clients seen in the 30 days before `end`."""
+        start = end - timedelta(days=BASELINE_DAYS)
+        read_from = self.read_until or start - timedelta(days=1)
+        if read_from < end:
+            await self._read(session, read_from, end)
+            self.read_until = end
+        self._forget_before(end - timedelta(days=BASELINE_DAYS + 1))
+        return {c for c, first in self.first_seen.items() if first < end and self.last_seen[c] >= start}
+
+    async def _read(self, session: AsyncSession, start: datetime, end: datetime) -> None:
+        client = AuditLogRow.details["client"].as_string()
+        rows = await session.execute(
+            select(client, func.min(AuditLogRow.at), func.max(AuditLogRow.at))
+            .where(AuditLogRow.at >= start, AuditLogRow.at < end, client.is_not(None))
+            .group_by(client)
+        )
+        for address, first, last in rows:
+            if address:
+                self.first_seen[address] = min(first, self.first_seen.get(address, first))
+                self.last_seen[address] = max(last, self.last_seen.get(address, last))
+
+    def _forget_before(self, moment: datetime) -> None:
+        for address in [a for a, last in self.last_seen.items() if last < moment]:
+            del self.first_seen[address], self.last_seen[address]
+
+
+async def check_security_events(
+    session: AsyncSession, settings: Settings, hours: int = 24, history: ClientHistory | None = None
+) -> dict[str, Any]:
     now = utcnow()
     failed = await failed_authentication(session, now)
-    access = await access_patterns(session, settings, now, hours)
+    access = await access_patterns(session, settings, now, hours, history or ClientHistory())
     encryption = await encryption_status(session, settings)
     return {
         "timestamp": now.isoformat(),
@@ -84,10 +126,12 @@ async def failed_authentication(session: AsyncSession, now: datetime) -> dict[st
     }
 
 
-async def access_patterns(session: AsyncSession, settings: Settings, now: datetime, hours: int) -> dict[str, Any]:
+async def access_patterns(
+    session: AsyncSession, settings: Settings, now: datetime, hours: int, history: ClientHistory
+) -> dict[str, Any]:
     since = now - timedelta(hours=hours)
     accesses = await _accesses(session, since)
-    baseline = await _known_clients(session, since - timedelta(days=BASELINE_DAYS), since)
+    baseline = await history.known_before(session, since)
     anomalies = _new_clients(accesses, baseline) + _bursts(accesses, settings) + _off_hours(accesses, settings)
     return {
         "window_start": since.isoformat(),
@@ -107,14 +151,6 @@ async def _accesses(session: AsyncSession, since: datetime) -> list[tuple[str, d
         .limit(MAX_ACCESS_ROWS)
     )
     return [(address, at) for address, at in rows if address]
-
-
-async def _known_clients(session: AsyncSession, start: datetime, end: datetime) -> set[str]:
-    client = AuditLogRow.details["client"].as_string()
-    rows = await session.scalars(
-        select(client).where(AuditLogRow.at >= start, AuditLogRow.at < end, client.is_not(None)).distinct()
-    )
-    return {address for address in rows if address}
 
 
 def _by_client(accesses: list[tuple[str, datetime]]) -> dict[str, list[datetime]]:

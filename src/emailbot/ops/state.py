@@ -9,6 +9,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from emailbot.ops.metrics_feed import MetricsFeed
+from emailbot.ops.security import ClientHistory
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Traffic:
 class OpsState:
     traffic: Traffic = field(default_factory=Traffic)
     feed: MetricsFeed = field(default_factory=MetricsFeed)
+    clients: ClientHistory = field(default_factory=ClientHistory)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property

@@ -56,9 +56,23 @@ async def validate_environment(runtime: Runtime) -> Validation:
     return Validation(PASS, "environment is ready", details)
 
 
+async def validate_alerting(runtime: Runtime) -> Validation:
+    """Alerts are always stored; a webhook is optional (a desk may only read `GET /alerts`), so none is no failure."""
+    settings = runtime.settings
+    details = {
+        "webhooks": len(settings.alert_webhook_urls),
+        "cooldown_seconds": settings.alert_cooldown_seconds,
+        "monitor_interval_seconds": settings.monitor_interval_seconds,
+    }
+    if not settings.alert_webhook_urls:
+        message = "alerts are stored (GET /alerts) and logged; set EMAILBOT_ALERT_WEBHOOK_URLS to be notified"
+        return Validation(PASS, message, details)
+    return Validation(PASS, f"alerts go to {len(settings.alert_webhook_urls)} webhook(s)", details)
+
+
 def checks() -> dict[str, Check]:
     """Every validation by its name in the response; each part of EmailBot adds its own here."""
-    return {"environment": validate_environment}
+    return {"environment": validate_environment, "alerting": validate_alerting}
 
 
 async def validate_configuration(runtime: Runtime) -> tuple[str, dict[str, Validation]]:
