@@ -143,7 +143,9 @@ async def generate(url: str, emails: int) -> dict[str, float]:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
             started = time.perf_counter()
             await autocommit.execute(text("VACUUM ANALYZE"))
-            timings["vacuum_analyze"] = round(time.perf_counter() - started, 2)
+            # Write the generated gigabyte out now, not in a checkpoint in the middle of the timings.
+            await autocommit.execute(text("CHECKPOINT"))
+            timings["vacuum_analyze_checkpoint"] = round(time.perf_counter() - started, 2)
     finally:
         await db.dispose()
     return timings
@@ -202,9 +204,14 @@ async def _time(client: httpx.AsyncClient, method: str, path: str, repeat: int, 
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| endpoint | daily metrics | first call (ms) | median (ms) | max (ms) |", "|---|---|---:|---:|---:|"]
+    lines = [
+        "| endpoint | daily metrics | first call (ms) | median (ms) | max (ms) | EmailBot CPU, median (ms) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     lines += [
-        f"| `{r['endpoint']}` | {r['state']} | {r['first_ms']:,} | {r['median_ms']:,} | {r['max_ms']:,} |" for r in rows
+        f"| `{r['endpoint']}` | {r['state']} | {r['first_ms']:,} | {r['median_ms']:,} | {r['max_ms']:,} "
+        f"| {r['python_cpu_ms']:,} |"
+        for r in rows
     ]
     return "\n".join(lines)
 
