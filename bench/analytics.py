@@ -124,6 +124,7 @@ class Options:
     emails: int = 1_000_000
     repeat: int = 9
     out_dir: Path = RESULTS
+    reuse: str | None = None  # time against this already generated database instead of a fresh one
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -217,9 +218,14 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def run_benchmark(options: Options) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as folder, fresh_database("postgresql", Path(folder), "analytics") as url:
-        generation = asyncio.run(generate(url, options.emails))
-        rows, maintenance = asyncio.run(time_endpoints(url, options.repeat, Path(folder)))
+    with tempfile.TemporaryDirectory() as folder:
+        if options.reuse:
+            generation: dict[str, float] = {}
+            rows, maintenance = asyncio.run(time_endpoints(options.reuse, options.repeat, Path(folder)))
+        else:
+            with fresh_database("postgresql", Path(folder), "analytics") as url:
+                generation = asyncio.run(generate(url, options.emails))
+                rows, maintenance = asyncio.run(time_endpoints(url, options.repeat, Path(folder)))
     document = {
         "benchmark": "analytics",
         "emails": options.emails,
@@ -251,8 +257,9 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--reuse", help="async URL of a database generated before (generation is skipped)")
     args = parser.parse_args()
-    document = run_benchmark(Options(emails=args.emails, repeat=args.repeat, out_dir=args.out))
+    document = run_benchmark(Options(emails=args.emails, repeat=args.repeat, out_dir=args.out, reuse=args.reuse))
     print(f"{document['emails']:,} emails over {DAYS} days; generation (s): {document['generation_seconds']}")
     for path, result in document["maintenance"].items():
         print(f"POST {path}: {result['seconds']} s")

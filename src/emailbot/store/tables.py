@@ -310,8 +310,8 @@ class SystemMetricRow(Base):
 class DailyMetricRow(Base):
     """Daily aggregates per category and action, materialized so analytics over months stay fast.
 
-    `received` counts emails by the day they arrived; the other counts by the day their processing ended.
-    Category and action are "" when not (yet) known.
+    `received` counts emails by the day they arrived (kept in the day's ("", "") row); the other counts by the day
+    their processing ended. Category and action are "" when not (yet) known.
     """
 
     __tablename__ = "daily_metrics"
