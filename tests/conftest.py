@@ -7,6 +7,7 @@ PostgreSQL can run `EMAILBOT_TEST_BACKENDS=sqlite pytest`; CI never sets that.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,16 +16,44 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from emailbot.store import crypto
 from emailbot.store.db import Database
 from emailbot.store.migrate import upgrade
 from emailbot.store.tables import Base
 
-pytest_plugins = ["tests.runtime_fixtures", "tests.fakes.smtp", "tests.fakes.s3", "tests.fakes.openai_server"]
+pytest_plugins = [
+    "tests.runtime_fixtures",
+    "tests.fakes.smtp",
+    "tests.fakes.s3",
+    "tests.fakes.openai_server",
+    "tests.fakes.webhook",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 POSTGRES_ADMIN_URL = os.environ.get("EMAILBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [b.strip() for b in os.environ.get("EMAILBOT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+
+
+@pytest.fixture(autouse=True)
+def no_key_ring() -> Iterator[None]:
+    """Every test starts and ends without an encryption key: the key ring is process-wide, whatever set it."""
+    crypto.configure(None)
+    yield
+    crypto.configure(None)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """CLI commands configure logging with handlers bound to the test runner's streams; undo it after each test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _postgres_url(database: str) -> str:

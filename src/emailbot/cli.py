@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -57,7 +58,7 @@ def run(
     from emailbot.runtime import build_runtime
 
     settings = _settings()
-    configure_logging(settings.log_level, settings.log_dir)
+    configure_logging(settings.log_level, settings.log_format, settings.log_dir)
     _prepare(settings)
     runtime = build_runtime(settings)
     if demo:
@@ -84,7 +85,7 @@ def process() -> None:
     from emailbot.runtime import build_runtime
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, settings.log_dir)
     _prepare(settings)
 
     async def once() -> tuple[int, int]:
@@ -188,6 +189,38 @@ def db_check() -> None:
         typer.echo(f"Schema drift: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo("Models and migrations agree.")
+
+
+report_app = typer.Typer(help="Reports for operators.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("monthly")
+def report_monthly(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: the last complete month).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON and HTML files.")] = Path("reports"),
+) -> None:
+    """Write the monthly report (volume, performance, categories, patterns, alerts) as JSON and HTML."""
+    from emailbot.analytics.report import month_bounds, monthly_report, write_report
+    from emailbot.store.db import Database
+
+    settings = _settings()
+    try:
+        month_bounds(month)
+    except ValueError:
+        typer.echo(f"--month: expected YYYY-MM, got {month!r}", err=True)
+        raise typer.Exit(2) from None
+    _prepare(settings)
+
+    async def build() -> dict[str, Any]:
+        db = Database(settings.database_url)
+        try:
+            return await monthly_report(db, month)
+        finally:
+            await db.dispose()
+
+    json_path, html_path = write_report(asyncio.run(build()), out)
+    typer.echo(f"Wrote {json_path} and {html_path}")
 
 
 def _mount_model_commands() -> None:

@@ -13,7 +13,8 @@ from emailbot.jobs.queue import MemoryQueue, WorkQueue
 from emailbot.mail.base import Mailbox
 from emailbot.mail.registry import open_mailbox
 from emailbot.notify.log import LogNotifier
-from emailbot.ops.alerts import AlertSink, LogAlertSink
+from emailbot.ops.alerts import AlertSink, LogAlertSink, StoredAlertSink
+from emailbot.ops.state import OpsState
 from emailbot.pipeline.act import EffectRunner, Planner
 from emailbot.pipeline.parse import parse_email
 from emailbot.pipeline.process import EngineConfig, Processor
@@ -38,9 +39,13 @@ class Runtime:
     engine: Engine
     alerts: AlertSink = field(default_factory=LogAlertSink)
     started_at: datetime = field(default_factory=utcnow)
+    ops: OpsState = field(default_factory=OpsState)
 
     async def close(self) -> None:
+        await self.ops.stop()
         await self.engine.stop()
+        if isinstance(self.alerts, StoredAlertSink):
+            await self.alerts.close()
         await self.db.dispose()
         close_classifier = getattr(self.classifier, "close", None)
         if close_classifier is not None:  # the LLM client's connections
@@ -73,6 +78,9 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     engine = Engine(db, mailbox, parse_email, processor, queue, timing)
     runtime = Runtime(settings, db, mailbox, classifier, taxonomy, config, processor, queue, engine)
+    runtime.alerts = StoredAlertSink(
+        db, cooldown_seconds=settings.alert_cooldown_seconds, webhook_urls=settings.alert_webhook_urls
+    )
     bind_alerts = getattr(classifier, "bind_alerts", None)
     if bind_alerts is not None:  # the LLM classifier reports an open circuit or a spent budget
         bind_alerts(runtime.alerts)

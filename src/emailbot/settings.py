@@ -134,6 +134,22 @@ class Settings(BaseSettings):
     retention_days: int | None = Field(default=None, ge=1)
     retention_mode: Literal["delete", "anonymize"] = "anonymize"
     retention_batch_size: int = Field(default=500, ge=1, le=100_000)
+    # Operations (issue 6): the monitoring cycle, its thresholds, alert delivery and the analytics schedule
+    log_format: Literal["text", "json"] = "text"
+    monitor_interval_seconds: float = Field(default=60, gt=0, le=86400)
+    metrics_update_interval_seconds: float = Field(default=3600, gt=0, le=7 * 86400)
+    pattern_analysis_interval_seconds: float = Field(default=86400, ge=0, le=31 * 86400)
+    alert_max_queue_size: int = Field(default=1000, ge=0)
+    alert_min_success_rate: float = Field(default=0.95, ge=0, le=1)
+    alert_max_processing_time: float = Field(default=30, gt=0)
+    alert_max_cpu_percent: float = Field(default=90, gt=0, le=100)
+    alert_max_memory_percent: float = Field(default=90, gt=0, le=100)
+    alert_max_disk_percent: float = Field(default=90, gt=0, le=100)
+    alert_cooldown_seconds: float = Field(default=300, ge=0)
+    alert_webhook_urls: list[str] = Field(default_factory=list)
+    security_business_hours: tuple[int, int] = (7, 19)
+    security_burst_per_minute: int = Field(default=120, ge=1)
+    # Encryption at rest of bodies and raw sources (also checked by the security monitor)
     encryption_key: SecretStr | None = None
 
     @classmethod
@@ -212,6 +228,22 @@ class Settings(BaseSettings):
             names = " and ".join(f"{ENV_PREFIX}{name.upper()}" for name in missing)
             raise ValueError(f"{missing[0]}: EMAILBOT_CLASSIFIER={self.classifier} needs {names}")
         return self
+
+    @field_validator("alert_webhook_urls")
+    @classmethod
+    def _webhooks_are_http(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"expected http(s) URLs, got {url!r}")
+        return urls
+
+    @field_validator("security_business_hours")
+    @classmethod
+    def _hours_in_a_day(cls, hours: tuple[int, int]) -> tuple[int, int]:
+        start, end = hours
+        if not 0 <= start < end <= 24:
+            raise ValueError("expected [start, end] hours with 0 <= start < end <= 24, e.g. [7, 19]")
+        return hours
 
     @property
     def thresholds(self) -> Thresholds:

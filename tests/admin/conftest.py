@@ -1,31 +1,21 @@
-"""Fixtures for the operations commands: a populated database, a whole-database row dump, a clean key ring."""
+"""Fixtures for the operations commands: a populated database and a whole-database row dump."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import insert, select
 
 from emailbot.demo import write_demo_mail
 from emailbot.domain import RawMessage
 from emailbot.runtime import Runtime
-from emailbot.store import crypto, work
+from emailbot.store import work
 from emailbot.store.db import Database
 from emailbot.store.tables import Base, FeedbackRow, ProcessingRuleRow, utcnow
 from tests.factories import make_email
-
-
-@pytest.fixture(autouse=True)
-def no_key_ring() -> Iterator[None]:
-    """Every test starts and ends without an encryption key, whatever it configured."""
-    crypto.configure(None)
-    yield
-    crypto.configure(None)
 
 
 async def populate(runtime: Runtime) -> int:

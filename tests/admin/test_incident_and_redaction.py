@@ -17,7 +17,7 @@ from emailbot.cli import app
 from emailbot.runtime import Runtime
 from emailbot.settings import load_settings
 from emailbot.store import work
-from emailbot.store.tables import AuditLogRow
+from emailbot.store.tables import AlertRow, AuditLogRow
 from tests.admin.conftest import OLD, ingest_emails
 
 runner = CliRunner()
@@ -48,6 +48,9 @@ async def test_incident_collect_bundles_the_evidence(
     async with runtime.db.transaction() as session:
         await work.record_failure(session, failed, "SMTP 554 rejected", retry_in=None)
         await session.execute(insert(AuditLogRow), [{"actor": "ops", "action": "rule.create", "target": "rule 1"}])
+        await session.execute(
+            insert(AlertRow), [{"key": "Queue:high", "severity": "warning", "component": "Queue", "message": "high"}]
+        )
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "emailbot.log").write_text("2026-11-24 ERROR emailbot.jobs: process failed\n")
@@ -77,6 +80,7 @@ async def test_incident_collect_bundles_the_evidence(
         "settings.json",
         "system.json",
         "alerts.json",
+        "audit.json",
         "errors.json",
         "logs/emailbot.log",
     }
@@ -87,9 +91,8 @@ async def test_incident_collect_bundles_the_evidence(
     assert system["schema_revision"]
     assert system["host"]["memory"]["total"] > 0
     assert system["host"]["processes"]
-    alerts = json.loads(files["alerts.json"])
-    assert alerts["source"] == "audit_log"
-    assert [row["action"] for row in alerts["rows"]] == ["rule.create"]
+    assert [row["message"] for row in json.loads(files["alerts.json"])["rows"]] == ["high"]
+    assert [row["action"] for row in json.loads(files["audit.json"])["rows"]] == ["rule.create"]
     errors = json.loads(files["errors.json"])["rows"]
     assert [(row["email_id"], row["error"]) for row in errors] == [(failed, "SMTP 554 rejected")]
     assert b"process failed" in files["logs/emailbot.log"]

@@ -46,7 +46,7 @@ def _settings() -> Settings:
     except SettingsError as exc:
         typer.echo(f"Configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_dir)
+    configure_logging(settings.log_level, settings.log_format, settings.log_dir)
     crypto.configure_from_secret(settings.encryption_key.get_secret_value() if settings.encryption_key else None)
     return settings
 

@@ -2,9 +2,9 @@
 
 Inside: `incident.json` (when, type, severity, note), `settings.json` (secrets redacted), `system.json` (the
 service's health and processing status if it answers, versions, schema revision, CPU, memory, disk, processes,
-network connections), `alerts.json` (recent alerts, or the audit log where no alerts table exists), `errors.json`
-(recent processing errors, with ids and error messages only: no email content), and `logs/` (recent files from
-EMAILBOT_LOG_DIR, the newest part of each when large).
+network connections), `alerts.json` (recent alerts), `audit.json` (recent audit log: changes and failed sign-ins),
+`errors.json` (recent processing errors, with ids and error messages only: no email content), and `logs/` (recent
+files from EMAILBOT_LOG_DIR, the newest part of each when large).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ async def collect_incident(
             "host": _host_state(settings),
         },
         "alerts.json": database["alerts"],
+        "audit.json": database["audit"],
         "errors.json": database["errors"],
     }
     partial = target.with_name(target.name + ".partial")
@@ -150,7 +151,7 @@ async def _database_evidence(settings: Settings, since: datetime) -> dict[str, A
             return await connection.run_sync(_read_evidence, since)
     except Exception as exc:  # noqa: BLE001 - a broken database is evidence too, not a reason to collect nothing
         error = f"database not readable: {type(exc).__name__}: {exc}"
-        return {"schema_revision": None, "alerts": {"error": error}, "errors": {"error": error}}
+        return {"schema_revision": None, **{part: {"error": error} for part in ("alerts", "audit", "errors")}}
     finally:
         await engine.dispose()
 
@@ -162,11 +163,9 @@ def _read_evidence(connection: Any, since: datetime) -> dict[str, Any]:
     if "alembic_version" in tables:
         version = Table("alembic_version", metadata_, autoload_with=connection)
         evidence["schema_revision"] = connection.execute(select(version.c.version_num)).scalar()
-    source = "alerts" if "alerts" in tables else "audit_log" if "audit_log" in tables else None
-    evidence["alerts"] = {
-        "source": source,
-        "rows": _recent_rows(connection, metadata_, source, since) if source else [],
-    }
+    # An older schema (a restored backup not yet migrated) may lack a table: what exists is still evidence.
+    for part, table in (("alerts", "alerts"), ("audit", "audit_log")):
+        evidence[part] = {"rows": _recent_rows(connection, metadata_, table, since) if table in tables else []}
     evidence["errors"] = {
         "rows": _processing_errors(connection, metadata_, since) if "processing_results" in tables else []
     }

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from emailbot import __version__
-from emailbot.api import config, emails, processing, system
+from emailbot.api import alerts, analytics, config, emails, internal, metrics, processing, security, system
 from emailbot.api.errors import install_error_handling
+from emailbot.ops.schedule import start_operations
 from emailbot.runtime import Runtime
 
 
@@ -18,6 +19,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_engine:
             runtime.engine.start()
+            start_operations(runtime)
         try:
             yield
         finally:
@@ -33,4 +35,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     install_error_handling(app)
     for module in (system, processing, emails, config):
         app.include_router(module.router)
+    for module in (alerts, analytics, security, internal, metrics):
+        app.include_router(module.router)
+    metrics.install_request_metrics(app)
     return app

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from emailbot.logs import REQUEST_ID
 from emailbot.store.tables import utcnow
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def install_error_handling(app: FastAPI) -> None:
 async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
     request.state.request_id = supplied if 0 < len(supplied) <= 100 and supplied.isprintable() else uuid.uuid4().hex
+    REQUEST_ID.set(request.state.request_id)  # every log line of this request carries it
     response = await call_next(request)
     response.headers[REQUEST_ID_HEADER] = request.state.request_id
     return response

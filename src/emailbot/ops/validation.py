@@ -68,11 +68,30 @@ async def validate_llm(runtime: Runtime) -> Validation:
     return Validation(status, message, details)
 
 
+async def validate_alerting(runtime: Runtime) -> Validation:
+    """Alerts are always stored; a webhook is optional (a desk may only read `GET /alerts`), so none is no failure."""
+    settings = runtime.settings
+    details = {
+        "webhooks": len(settings.alert_webhook_urls),
+        "cooldown_seconds": settings.alert_cooldown_seconds,
+        "monitor_interval_seconds": settings.monitor_interval_seconds,
+    }
+    if not settings.alert_webhook_urls:
+        message = "alerts are stored (GET /alerts) and logged; set EMAILBOT_ALERT_WEBHOOK_URLS to be notified"
+        return Validation(PASS, message, details)
+    return Validation(PASS, f"alerts go to {len(settings.alert_webhook_urls)} webhook(s)", details)
+
+
 def checks() -> dict[str, Check]:
     """Every validation by its name in the response; each part of EmailBot adds its own here."""
     from emailbot.admin.validation import validate_operations
 
-    return {"environment": validate_environment, "operations": validate_operations, "llm": validate_llm}
+    return {
+        "environment": validate_environment,
+        "operations": validate_operations,
+        "alerting": validate_alerting,
+        "llm": validate_llm,
+    }
 
 
 async def validate_configuration(runtime: Runtime) -> tuple[str, dict[str, Validation]]:

@@ -389,7 +389,8 @@ class Processor:
         retry_in = None if final else min(2.0**attempts, 300.0)
         await work.record_failure(session, email_id, error, retry_in=retry_in)
         claimed[email_id] = (Status.FAILED if final else claimed[email_id][0], attempts)
-        log.warning("email %s %s: %s", email_id, "failed" if final else "will be retried", error)
+        outcome_text = "failed" if final else "will be retried"
+        log.warning("email %s %s: %s", email_id, outcome_text, error, extra={"email_id": email_id})
         if final:
             outcome.failed += 1
         else:

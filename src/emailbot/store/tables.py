@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -211,6 +212,7 @@ class EmailPatternRow(Base):
     first_seen: Mapped[datetime | None]
     last_seen: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class FeedbackRow(Base):
@@ -226,7 +228,7 @@ class FeedbackRow(Base):
     original_text: Mapped[str | None] = mapped_column(Text)
     edited_text: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ProcessingRuleRow(Base):
@@ -287,4 +289,75 @@ class RetentionAggregateRow(Base):
     category: Mapped[str] = mapped_column(String(100), primary_key=True)
     action: Mapped[str] = mapped_column(String(30), primary_key=True)
     emails: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertRow(Base):
+    """An alert as raised; a repeat within the cool-down is counted on the open row instead of sent again."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_key_created_at", "key", "created_at"),
+        Index("ix_alerts_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(500))
+    severity: Mapped[str] = mapped_column(String(10))
+    component: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    delivery_status: Mapped[str] = mapped_column(String(20), default="pending")
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None]
+
+
+class SystemMetricRow(Base):
+    """One monitoring-cycle sample: resources, storage, queue and API traffic since the previous sample."""
+
+    __tablename__ = "system_metrics"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    healthy: Mapped[bool] = mapped_column(Boolean, default=True)
+    cpu_percent: Mapped[float] = mapped_column(Float)
+    memory_percent: Mapped[float] = mapped_column(Float)
+    disk_percent: Mapped[float] = mapped_column(Float)
+    disk_free_bytes: Mapped[int] = mapped_column(BigInteger)
+    storage_bytes: Mapped[int] = mapped_column(BigInteger)
+    queue_size: Mapped[int] = mapped_column(Integer, default=0)
+    api_requests: Mapped[int] = mapped_column(Integer, default=0)
+    api_errors: Mapped[int] = mapped_column(Integer, default=0)
+    api_response_ms_sum: Mapped[float] = mapped_column(Float, default=0)
+
+
+class DailyMetricRow(Base):
+    """Daily aggregates per category and action, materialized so analytics over months stay fast.
+
+    `received` counts emails by the day they arrived (kept in the day's ("", "") row); the other counts by the day
+    their processing ended. Category and action are "" when not (yet) known.
+    """
+
+    __tablename__ = "daily_metrics"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(100), primary_key=True)
+    action: Mapped[str] = mapped_column(String(30), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    processing_ms_sum: Mapped[float] = mapped_column(Float, default=0)
+    processing_count: Mapped[int] = mapped_column(Integer, default=0)
+    confidence_sum: Mapped[float] = mapped_column(Float, default=0)
+    confidence_count: Mapped[int] = mapped_column(Integer, default=0)
+    confidence_below_40: Mapped[int] = mapped_column(Integer, default=0)
+    confidence_40_59: Mapped[int] = mapped_column(Integer, default=0)
+    confidence_60_84: Mapped[int] = mapped_column(Integer, default=0)
+    confidence_85_up: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Analytics: KPIs, performance over periods, patterns, capacity and the monthly report."""

@@ -1,0 +1,52 @@
+"""What the operations side keeps in memory per process: API traffic since the last sample and its background
+loops, and the watermark of the metrics feed. Nothing here imports the runtime, so the runtime can hold it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from emailbot.ops.metrics_feed import MetricsFeed
+from emailbot.ops.security import ClientHistory
+
+
+@dataclass
+class Traffic:
+    """API requests since the monitoring cycle last took them (for availability over any window)."""
+
+    requests: int = 0
+    errors: int = 0
+    response_ms_sum: float = 0.0
+
+    def record(self, status_code: int, elapsed_ms: float) -> None:
+        self.requests += 1
+        self.errors += status_code >= 500
+        self.response_ms_sum += elapsed_ms
+
+    def take(self) -> Traffic:
+        """The counts so far, resetting them (the event loop is single-threaded: nothing is lost in between)."""
+        taken = Traffic(self.requests, self.errors, self.response_ms_sum)
+        self.requests, self.errors, self.response_ms_sum = 0, 0, 0.0
+        return taken
+
+
+@dataclass
+class OpsState:
+    traffic: Traffic = field(default_factory=Traffic)
+    feed: MetricsFeed = field(default_factory=MetricsFeed)
+    clients: ClientHistory = field(default_factory=ClientHistory)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return any(not task.done() for task in self.tasks)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks = []

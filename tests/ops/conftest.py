@@ -1,0 +1,5 @@
+"""The API client of the API tests, for the analytics tests too."""
+
+from tests.api.conftest import client
+
+__all__ = ["client"]
