@@ -50,10 +50,12 @@ def run(
     configure_logging(settings.log_level)
     _prepare(settings)
     runtime = build_runtime(settings)
+    _announce_admin_key(settings)
     if demo:
         _write_demo(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
     typer.echo(f"EmailBot is watching {settings.local_mailbox_dir}/new and serving http://{bind_host}:{bind_port}")
+    typer.echo(f"Dashboard: http://{bind_host}:{bind_port}/ui/")
     config = uvicorn.Config(create_app(runtime), host=bind_host, port=bind_port, log_config=None)
     uvicorn.Server(config).run()
 
@@ -130,7 +132,7 @@ def health(
     healthy = True
     typer.echo("=== EmailBot Health Check ===")
     try:
-        with httpx.Client(base_url=base, timeout=10) as client:
+        with httpx.Client(base_url=base, timeout=10, headers=_key_header()) as client:
             overall = client.get("/health")
             typer.echo(f"1. API health: HTTP {overall.status_code} {overall.json().get('status')}")
             healthy = overall.status_code == 200
@@ -173,6 +175,45 @@ def db_check() -> None:
         typer.echo(f"Schema drift: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo("Models and migrations agree.")
+
+
+def _key_header() -> dict[str, str]:
+    """`emailbot health` on the service's own machine reads the key it may use (EMAILBOT_API_KEY or the first
+    run's key file); elsewhere EMAILBOT_API_KEY is enough."""
+    from emailbot.auth.keys import local_admin_key
+
+    try:
+        settings = load_settings()
+    except SettingsError:
+        return {}
+    secret = settings.api_key.get_secret_value() if settings.api_key else None
+    key = local_admin_key(secret, settings.data_dir)
+    return {"X-API-Key": key} if key else {}
+
+
+def _announce_admin_key(settings: Settings) -> None:
+    """First run: make an admin key and print it once, so that a new user can sign in to the dashboard."""
+    from emailbot.auth.keys import BOOTSTRAP_FILE
+    from emailbot.auth.setup import prepare_keys
+
+    created = asyncio.run(prepare_keys(settings))
+    if created:
+        typer.echo("=" * 78)
+        typer.echo(f"Admin API key (shown once; also saved in {settings.data_dir / BOOTSTRAP_FILE}, mode 0600):")
+        typer.echo(f"    {created}")
+        typer.echo("Sign in to the dashboard with it, and send it as the X-API-Key header to the API.")
+        typer.echo("=" * 78)
+    elif settings.api_key is None and (settings.data_dir / BOOTSTRAP_FILE).is_file():
+        typer.echo(f"Sign in with the admin key in {settings.data_dir / BOOTSTRAP_FILE}")
+
+
+def _mount_keys_commands() -> None:
+    from emailbot.auth.cli import app as keys_app
+
+    app.add_typer(keys_app, name="keys", help="API keys: create, list, revoke.")
+
+
+_mount_keys_commands()
 
 
 def _mount_model_commands() -> None:

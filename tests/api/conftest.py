@@ -1,19 +1,48 @@
-"""An HTTP client for the API of a real runtime (real database, real Maildir, real classifier), in process."""
+"""HTTP clients for the API of a real runtime (real database, real Maildir, real classifier), in process.
+
+`client` signs every request with an admin key, so tests of other areas need not think about authentication;
+`anonymous` sends no key, and `key_for(role)` makes keys for the tests of roles and limits.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from emailbot.api.app import create_app
+from emailbot.auth.keys import Role, create_key
 from emailbot.runtime import Runtime
+
+KeyMaker = Callable[[Role], Awaitable[str]]
 
 
 @pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime, run_engine=False)
+def app(runtime: Runtime) -> FastAPI:
+    return create_app(runtime, run_engine=False)
+
+
+@pytest.fixture
+def key_for(runtime: Runtime) -> KeyMaker:
+    async def make(role: Role) -> str:
+        async with runtime.db.transaction() as session:
+            return await create_key(session, f"test {role.value}", role, created_by="test")
+
+    return make
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+async def client(app: FastAPI, key_for: KeyMaker) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    headers = {"X-API-Key": await key_for(Role.ADMIN)}
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as http:
         yield http

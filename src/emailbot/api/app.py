@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from emailbot import __version__
-from emailbot.api import config, emails, processing, system
+from emailbot.api import config, emails, learning, operations, processing, review, rules, system
+from emailbot.api.auth import install_auth, require_access
 from emailbot.api.errors import install_error_handling
 from emailbot.runtime import Runtime
+from emailbot.ui.routes import mount_dashboard
 
 
 def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
@@ -18,9 +20,11 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_engine:
             runtime.engine.start()
+        background = await operations.start(app, runtime, run_engine=run_engine)
         try:
             yield
         finally:
+            await operations.stop(app, background)
             await runtime.close()
 
     app = FastAPI(
@@ -28,9 +32,15 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
         version=__version__,
         description="Triage for a team's shared mailbox: classify, answer, draft, review or escalate.",
         lifespan=lifespan,
+        # Every route, including those of routers added later, passes the key, role and rate-limit check.
+        dependencies=[Depends(require_access)],
     )
     app.state.runtime = runtime
     install_error_handling(app)
+    install_auth(app, runtime)
     for module in (system, processing, emails, config):
         app.include_router(module.router)
+    for module in (review, rules, learning):
+        app.include_router(module.router)
+    mount_dashboard(app)
     return app
