@@ -140,11 +140,15 @@ def health(
             typer.echo("2. Components:")
             for name, component in components.items():
                 typer.echo(f"   {name:<14} {component.get('status')}")
-            status_body = client.get("/process/status").json()
-            typer.echo(
-                f"3. Processed today: {status_body.get('emails_processed_today')}, "
-                f"queue: {status_body.get('current_queue_size')}"
-            )
+            status_response = client.get("/process/status")
+            if status_response.status_code in (401, 403):
+                typer.echo("3. Processing status: refused; set EMAILBOT_API_KEY to a viewer key")
+            else:
+                status_body = status_response.json()
+                typer.echo(
+                    f"3. Processed today: {status_body.get('emails_processed_today')}, "
+                    f"queue: {status_body.get('current_queue_size')}"
+                )
     except (httpx.HTTPError, ValueError) as exc:
         typer.echo(f"API at {base} is not reachable: {exc}", err=True)
         healthy = False

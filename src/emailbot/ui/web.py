@@ -12,7 +12,8 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.auth import audit
 from emailbot.auth.keys import KeyProblem, Role, digest
@@ -87,16 +88,7 @@ async def page(request: Request, needed: Role = Role.VIEWER) -> Page:
         raise NotSignedIn
     async with runtime.db.transaction() as session:
         found = await find_session(session, token)
-        flash = None
-        if found is not None:
-            row = await session.scalar(
-                update(UiSessionRow)
-                .where(UiSessionRow.token_hash == digest(token))
-                .values(flash=None)
-                .returning(UiSessionRow.flash)
-                .execution_options(synchronize_session=False)
-            )
-            flash = row
+        flash = await _take_flash(session, token) if found is not None else None
     if found is None:
         raise NotSignedIn
     if not found.principal.role.allows(needed):
@@ -105,6 +97,14 @@ async def page(request: Request, needed: Role = Role.VIEWER) -> Page:
         )
         raise Forbidden(needed)
     return Page(request, runtime, found, flash)
+
+
+async def _take_flash(session: AsyncSession, token: str) -> str | None:
+    """The message left by the last action, once: read, then cleared (RETURNING would give the cleared value)."""
+    flash = await session.scalar(select(UiSessionRow.flash).where(UiSessionRow.token_hash == digest(token)))
+    if flash is not None:
+        await session.execute(update(UiSessionRow).where(UiSessionRow.token_hash == digest(token)).values(flash=None))
+    return flash
 
 
 async def action(request: Request, needed: Role) -> tuple[Page, dict[str, str]]:
