@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import FastAPI, Request, Response
 
@@ -63,7 +63,6 @@ async def require_access(request: Request) -> Principal | None:
         found = await authenticate(session, key)
     if isinstance(found, KeyProblem):
         await _refuse(request, prefix_of(key), found)
-        raise AssertionError("unreachable")  # _refuse always raises; this keeps the type checker informed
     needed = needed_role(request.method, path)
     if not found.role.allows(needed):
         await _refuse(request, found.prefix, KeyProblem.FORBIDDEN, needed)
@@ -72,7 +71,7 @@ async def require_access(request: Request) -> Principal | None:
     return found
 
 
-async def _refuse(request: Request, actor: str, problem: KeyProblem, needed: Role | None = None) -> None:
+async def _refuse(request: Request, actor: str, problem: KeyProblem, needed: Role | None = None) -> NoReturn:
     runtime: Runtime = request.app.state.runtime
     await audit.record_failed_auth(runtime.db, actor, client_of(request), request.url.path, problem.value)
     if problem == KeyProblem.FORBIDDEN:
