@@ -212,3 +212,21 @@ async def test_memory_limiter_starts_a_new_window() -> None:
     assert (await limiter.hit("b")).allowed
     limiter._window -= 60  # what the next minute looks like to the limiter
     assert (await limiter.hit("a")).allowed
+
+
+async def test_admins_manage_keys_over_http(anonymous: httpx.AsyncClient, key_for: KeyMaker) -> None:
+    admin, operator = await key_for(Role.ADMIN), await key_for(Role.OPERATOR)
+    as_admin = {"X-API-Key": admin}
+    assert (await anonymous.get("/keys", headers={"X-API-Key": operator})).status_code == 403
+    created = await anonymous.post("/keys", headers=as_admin, json={"name": "night shift", "role": "operator"})
+    assert created.status_code == 201
+    new = created.json()["key"]
+    listed = (await anonymous.get("/keys", headers=as_admin)).json()["items"]
+    assert new not in str(listed)
+    (row,) = [item for item in listed if item["name"] == "night shift"]
+    assert (row["prefix"], row["role"]) == (new[:11], "operator")
+    assert (await anonymous.post("/process/trigger", headers={"X-API-Key": new})).status_code == 202
+    assert (await anonymous.delete(f"/keys/{row['id']}", headers=as_admin)).status_code == 204
+    assert (await anonymous.post("/process/trigger", headers={"X-API-Key": new})).status_code == 401
+    assert (await anonymous.delete(f"/keys/{row['id']}", headers=as_admin)).status_code == 404
+    assert (await anonymous.post("/keys", headers=as_admin, json={"name": "x", "role": "root"})).status_code == 422

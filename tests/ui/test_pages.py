@@ -133,3 +133,23 @@ async def test_learning_page_computes_the_threshold_for_a_target(http: httpx.Asy
     assert page.status_code == 200
     assert "No threshold reaches 95" in page.text
     assert (await http.get("/ui/learning", params={"target_precision": 0})).status_code == 422
+
+
+async def test_an_admin_creates_a_key_seen_once_and_revokes_it(http: httpx.AsyncClient, runtime: Runtime) -> None:
+    await _sign_in(http, await _key(runtime, Role.ADMIN))
+    token = _csrf(await http.get("/ui/settings"))
+    created = await http.post("/ui/keys", data={"csrf_token": token, "name": "Ann <night shift>", "role": "operator"})
+    assert created.status_code == 200
+    key = re.search(r'id="new-key">(eb_[^<]+)<', created.text)
+    assert key
+    settings = (await http.get("/ui/settings")).text
+    assert key.group(1) not in settings
+    assert "Ann &lt;night shift&gt;" in settings
+    key_id = re.findall(r'action="/ui/keys/(\d+)/revoke"', settings)[-1]  # the newest key is listed last
+    other = httpx.AsyncClient(transport=http._transport, base_url="http://test")  # a second browser
+    assert (await _sign_in(other, key.group(1))).status_code == 303
+    assert (await other.get("/ui/queue")).status_code == 200
+    revoked = await http.post(f"/ui/keys/{key_id}/revoke", data={"csrf_token": token})
+    assert revoked.status_code == 303
+    assert (await other.get("/ui/queue")).headers["location"] == "/ui/login"  # its session ended with the key
+    await other.aclose()

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from emailbot import __version__
-from emailbot.api import config, emails, learning, operations, processing, review, rules, system
+from emailbot.api import config, emails, keys, learning, operations, processing, review, rules, system
 from emailbot.api.auth import install_auth, require_access
 from emailbot.api.errors import install_error_handling
 from emailbot.runtime import Runtime
@@ -40,7 +40,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     install_auth(app, runtime)
     for module in (system, processing, emails, config):
         app.include_router(module.router)
-    for module in (review, rules, learning):
+    for module in (review, rules, learning, keys):
         app.include_router(module.router)
     mount_dashboard(app)
     return app
