@@ -1,4 +1,8 @@
-"""One headless Chromium (Debian's, never a downloaded one) for the whole session's browser tests."""
+"""One headless Chromium (Debian's, never a downloaded one) for the browser tests.
+
+Module scope, not session: Playwright's sync API holds an event loop on the main thread while it runs, and the
+rest of the suite calls asyncio.run(); the browser must be gone before they start.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing: the dashboard tests need Debian's chromium (apt-get install -y chromium)")
