@@ -118,7 +118,7 @@ async def test_changes_are_audited_with_the_key_name_and_no_body(
     assert entry.target == "/config/settings"
     assert entry.details["key"] == admin[:11]
     assert entry.details["status"] == 200
-    assert "91" not in str(entry.details)
+    assert set(entry.details) == {"key", "role", "status", "client", "request_id"}  # never the request's body
     assert [row.action for row in await _audit(runtime)] == ["PUT /config/settings"]
 
 

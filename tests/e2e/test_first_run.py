@@ -44,7 +44,12 @@ def test_demo_then_a_dropped_email_is_answered_and_counted(tmp_path: Path) -> No
         (reply_path,) = new_replies
         reply = reply_path.read_bytes()
         assert b"Subject: Re: How do I reset my password?" in reply
-        assert service.get("/process/status")["emails_processed_today"] == status_before + 1
+        # The reply file is written before the email's row is marked completed: wait for the count, briefly.
+        wait_for(
+            lambda: service.get("/process/status")["emails_processed_today"] == status_before + 1,
+            timeout=5,
+            what="the dropped email to be counted",
+        )
         listed = service.get("/emails?sender=alice@customer.example")["items"]
         assert listed[0]["action"] == "AUTO_HANDLE"
         assert answered_in < 5
