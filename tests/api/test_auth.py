@@ -230,3 +230,30 @@ async def test_admins_manage_keys_over_http(anonymous: httpx.AsyncClient, key_fo
     assert (await anonymous.post("/process/trigger", headers={"X-API-Key": new})).status_code == 401
     assert (await anonymous.delete(f"/keys/{row['id']}", headers=as_admin)).status_code == 404
     assert (await anonymous.post("/keys", headers=as_admin, json={"name": "x", "role": "root"})).status_code == 422
+
+
+async def test_validation_says_when_nobody_can_get_in_or_redis_is_gone(tmp_path: Path, database_url: str) -> None:
+    from emailbot.auth.validation import validate_api_access
+    from tests.fakes.net import free_port
+
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    runtime = build_runtime(settings_for(tmp_path, database_url, redis_url=down))
+    try:
+        nobody = await validate_api_access(runtime)
+        assert (nobody.status, "emailbot keys create" in nobody.message) == ("fail", True)
+        async with runtime.db.transaction() as session:
+            await create_key(session, "admin", Role.ADMIN)
+        gone = await validate_api_access(runtime)
+        assert (gone.status, gone.message.split(" ")[0]) == ("fail", "EMAILBOT_REDIS_URL")
+        # Meanwhile the API lets calls through rather than failing them all.
+        limiter = RedisRateLimiter(down, 5)
+        assert (await limiter.hit("a")).allowed
+        await limiter.close()
+    finally:
+        await runtime.close()
+    exposed = build_runtime(settings_for(tmp_path, database_url, public_url="http://emailbot.example.com"))
+    try:
+        warned = await validate_api_access(exposed)
+        assert (warned.status, warned.message.split(" ")[0]) == ("warn", "EMAILBOT_PUBLIC_URL")
+    finally:
+        await exposed.close()

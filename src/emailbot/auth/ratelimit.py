@@ -7,10 +7,14 @@ that a client may spend two windows' worth around a boundary, which is acceptabl
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 
 
@@ -79,11 +83,22 @@ class RedisRateLimiter:
     async def hit(self, bucket: str) -> Verdict:
         start, reset = _window(time.time())
         key = f"{self.namespace}:{start}:{bucket}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_SECONDS + 5)
-            count, _ = await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, WINDOW_SECONDS + 5)
+                count, _ = await pipe.execute()
+        except RedisError as exc:
+            # A rate limiter that is down must not take the API down with it: the call is let through.
+            log.warning("rate limits are off while Redis is unreachable: %s", type(exc).__name__)
+            return Verdict(self.limit, self.limit, reset)
         return Verdict(self.limit, self.limit - int(count), reset)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except RedisError:
+            return False
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -58,7 +58,9 @@ async def validate_environment(runtime: Runtime) -> Validation:
 
 def checks() -> dict[str, Check]:
     """Every validation by its name in the response; each part of EmailBot adds its own here."""
-    return {"environment": validate_environment}
+    from emailbot.auth.validation import validate_api_access
+
+    return {"environment": validate_environment, "api_access": validate_api_access}
 
 
 async def validate_configuration(runtime: Runtime) -> tuple[str, dict[str, Validation]]:
