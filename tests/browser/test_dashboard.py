@@ -156,6 +156,7 @@ def test_an_operators_day(service: Service, browser: Browser, artifacts: Path) -
     page.select_option("select[name=category]", other)
     page.get_by_role("button", name="Save category").click()
     expect(page.locator("#category")).to_contain_text(other)
+    expect(page.locator("ul.reviews")).to_contain_text(f"bootstrap admin: category corrected {current} → {other}")
     page.goto(service.url + "/ui/")
     expect(page.locator("#accuracy")).to_have_text("50.0%")
     assert api.get("/process/status").json()["processing_stats"]["classification_accuracy"] == 0.5

@@ -20,6 +20,7 @@ from emailbot.store.tables import (
     EmailPatternRow,
     EmailRow,
     EscalationRow,
+    FeedbackRow,
     ProcessingResultRow,
     utcnow,
 )
@@ -126,4 +127,10 @@ async def thread(session: AsyncSession, email: dict[str, Any]) -> list[EmailRow]
         .order_by(EmailRow.received_datetime)
         .limit(50)
     )
+    return list(await session.scalars(query))
+
+
+async def reviews(session: AsyncSession, email_id: int) -> list[FeedbackRow]:
+    """What people did with this email, oldest first."""
+    query = select(FeedbackRow).where(FeedbackRow.email_id == email_id).order_by(FeedbackRow.id)
     return list(await session.scalars(query))

@@ -195,7 +195,10 @@ async def email_detail(request: Request, email_id: int) -> Response:
         except ApiError:
             return current.render("message.html", 404, title="Not found", message=f"Email {email_id} does not exist.")
         others = await data.thread(session, email)
-    return current.render("email.html", email=email, thread=others, categories=current.runtime.taxonomy.names)
+        reviews = await data.reviews(session, email_id)
+    return current.render(
+        "email.html", email=email, thread=others, reviews=reviews, categories=current.runtime.taxonomy.names
+    )
 
 
 @router.post("/emails/{email_id}/{verb}")
