@@ -54,6 +54,8 @@ async def test_approve_an_edited_draft_sends_it_once(client: httpx.AsyncClient, 
     detail = (await client.get(f"/emails/{email_id}")).json()
     assert detail["processing_result"]["response_sent"] is True
     assert detail["processing_result"]["status"] == "completed"
+    assert (detail["response"]["kind"], detail["response"]["status"]) == ("reply", "done")
+    assert detail["response"]["text"].strip() == text
     assert [item["id"] for item in (await client.get("/review/queue")).json()["items"]] == [ids["Need a new laptop"]]
     assert await _feedback(runtime) == [(email_id, "draft_edited")]
     assert (await client.post(f"/emails/{email_id}/reprocess")).status_code == 409  # it could answer twice
