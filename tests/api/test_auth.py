@@ -257,3 +257,28 @@ async def test_validation_says_when_nobody_can_get_in_or_redis_is_gone(tmp_path:
         assert (warned.status, warned.message.split(" ")[0]) == ("warn", "EMAILBOT_PUBLIC_URL")
     finally:
         await exposed.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/", None),
+        ("GET", "/health/detailed", None),
+        ("POST", "/notifications/graph", None),  # Microsoft calls it; it checks its own clientState
+        ("GET", "/ui/queue", None),  # the dashboard has its own sign-in
+        ("GET", "/analytics/performance", Role.VIEWER),
+        ("GET", "/security/events", Role.VIEWER),
+        ("POST", "/emails/1/approve", Role.OPERATOR),
+        ("POST", "/escalations/1/resolve", Role.OPERATOR),
+        ("PUT", "/config/settings", Role.ADMIN),
+        ("DELETE", "/processing/rules/1", Role.ADMIN),
+        ("GET", "/processing/rules", Role.VIEWER),
+        ("POST", "/internal/patterns/analyze", Role.ADMIN),
+        ("GET", "/keys", Role.ADMIN),
+        ("POST", "/learning/retrain", Role.ADMIN),
+    ],
+)
+def test_the_policy_by_path_and_method(method: str, path: str, expected: Role | None) -> None:
+    from emailbot.api.auth import is_open, needed_role
+
+    assert (None if is_open(path) else needed_role(method, path)) == expected
