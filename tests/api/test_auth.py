@@ -266,6 +266,8 @@ async def test_validation_says_when_nobody_can_get_in_or_redis_is_gone(tmp_path:
         ("GET", "/health/detailed", None),
         ("POST", "/notifications/graph", None),  # Microsoft calls it; it checks its own clientState
         ("GET", "/ui/queue", None),  # the dashboard has its own sign-in
+        ("GET", "/uiadmin", Role.VIEWER),  # beside the dashboard's tree, not in it
+        ("POST", "/notifications/graphs", Role.OPERATOR),
         ("GET", "/analytics/performance", Role.VIEWER),
         ("GET", "/security/events", Role.VIEWER),
         ("POST", "/emails/1/approve", Role.OPERATOR),

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
 OPEN_PATHS = frozenset({"/", "/health", "/health/detailed", "/docs", "/redoc", "/openapi.json"})
-OPEN_PREFIXES = ("/ui", "/notifications/graph", "/docs/")
+OPEN_TREES = ("/ui", "/notifications/graph", "/docs")  # each path and everything below it, nothing beside it
 ADMIN_PREFIXES = ("/keys", "/internal/")
 ADMIN_WRITE_PREFIXES = ("/config/", "/processing/rules", "/learning/")
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -35,7 +35,7 @@ CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def is_open(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+    return path in OPEN_PATHS or any(path == tree or path.startswith(tree + "/") for tree in OPEN_TREES)
 
 
 def needed_role(method: str, path: str) -> Role:
