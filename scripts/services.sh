@@ -48,3 +48,10 @@ if ! redis_up; then
   exit 1
 fi
 echo "Redis is up on $redis_host:$redis_port."
+
+# Chromium: the dashboard's browser tests drive Debian's build (never a downloaded one).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "/usr/bin/chromium is missing; the dashboard tests need it: apt-get install -y chromium" >&2
+  exit 1
+fi
+echo "Chromium is installed at /usr/bin/chromium."

@@ -23,6 +23,7 @@ from emailbot.store.tables import Base
 
 pytest_plugins = [
     "tests.runtime_fixtures",
+    "tests.api_clients",
     "tests.fakes.smtp",
     "tests.fakes.s3",
     "tests.fakes.openai_server",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,8 +22,19 @@ def settings_for(tmp_path: Path, database_url: str, **overrides: object) -> Sett
     )
 
 
+@pytest.fixture(scope="session")
+def starter_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The starter model, trained once per session; each runtime gets a copy instead of training its own."""
+    from emailbot.classifiers.local import LocalClassifier
+
+    folder = tmp_path_factory.mktemp("starter-model") / "models"
+    LocalClassifier.from_settings(folder)
+    return folder
+
+
 @pytest.fixture
-async def runtime(tmp_path: Path, database_url: str) -> AsyncIterator[Runtime]:
+async def runtime(tmp_path: Path, database_url: str, starter_model_dir: Path) -> AsyncIterator[Runtime]:
+    shutil.copytree(starter_model_dir, tmp_path / "models")
     built = build_runtime(settings_for(tmp_path, database_url))
     yield built
     await built.close()

@@ -50,3 +50,21 @@ def test_db_upgrade_and_check(environment: Path) -> None:
     checked = runner.invoke(app, ["db", "check"])
     assert checked.exit_code == 0, checked.output
     assert "agree" in checked.output
+
+
+def test_keys_create_list_revoke(environment: Path) -> None:
+    created = runner.invoke(app, ["keys", "create", "--name", "Ann", "--role", "operator"])
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip()
+    assert key.startswith("eb_")
+    assert len(key) > 40
+    assert "not shown again" in created.stderr
+    listing = runner.invoke(app, ["keys", "list"]).stdout
+    assert key[:11] in listing
+    assert key not in listing
+    assert "operator" in listing
+    assert "active" in listing
+    assert runner.invoke(app, ["keys", "create", "--name", "Bob", "--role", "root"]).exit_code == 2
+    assert runner.invoke(app, ["keys", "revoke", key[:11]]).exit_code == 0
+    assert "revoked" in runner.invoke(app, ["keys", "list"]).stdout
+    assert runner.invoke(app, ["keys", "revoke", key[:11]]).exit_code == 1

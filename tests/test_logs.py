@@ -7,12 +7,12 @@ import json
 import logging
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from emailbot.api.app import create_app
 from emailbot.logs import REQUEST_ID, configure_logging, email_context
 from emailbot.runtime import Runtime
+from tests.api_clients import admin_client
 
 
 @pytest.fixture
@@ -59,8 +59,7 @@ async def test_a_request_logs_with_its_request_id(runtime: Runtime, log_lines: i
         logging.getLogger("emailbot.probe").info("handled the probe")
         return {"ok": "yes"}
 
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with admin_client(runtime, app) as client:
         response = await client.get("/_log_probe", headers={"X-Request-ID": "abc-123"})
     assert response.headers["X-Request-ID"] == "abc-123"
     [line] = [entry for entry in _lines(log_lines) if entry["logger"] == "emailbot.probe"]

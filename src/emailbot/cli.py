@@ -61,10 +61,12 @@ def run(
     configure_logging(settings.log_level, settings.log_format, settings.log_dir)
     _prepare(settings)
     runtime = build_runtime(settings)
+    _announce_admin_key(settings)
     if demo:
         _write_demo(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
     typer.echo(f"EmailBot is watching {settings.local_mailbox_dir}/new and serving http://{bind_host}:{bind_port}")
+    typer.echo(f"Dashboard: http://{bind_host}:{bind_port}/ui/")
     config = uvicorn.Config(
         create_app(runtime, run_engine=role != Role.api), host=bind_host, port=bind_port, log_config=None
     )
@@ -146,7 +148,7 @@ def health(
     healthy = True
     typer.echo("=== EmailBot Health Check ===")
     try:
-        with httpx.Client(base_url=base, timeout=10) as client:
+        with httpx.Client(base_url=base, timeout=10, headers=_key_header()) as client:
             overall = client.get("/health")
             typer.echo(f"1. API health: HTTP {overall.status_code} {overall.json().get('status')}")
             healthy = overall.status_code == 200
@@ -154,11 +156,15 @@ def health(
             typer.echo("2. Components:")
             for name, component in components.items():
                 typer.echo(f"   {name:<14} {component.get('status')}")
-            status_body = client.get("/process/status").json()
-            typer.echo(
-                f"3. Processed today: {status_body.get('emails_processed_today')}, "
-                f"queue: {status_body.get('current_queue_size')}"
-            )
+            status_response = client.get("/process/status")
+            if status_response.status_code in (401, 403):
+                typer.echo("3. Processing status: refused; set EMAILBOT_API_KEY to a viewer key")
+            else:
+                status_body = status_response.json()
+                typer.echo(
+                    f"3. Processed today: {status_body.get('emails_processed_today')}, "
+                    f"queue: {status_body.get('current_queue_size')}"
+                )
     except (httpx.HTTPError, ValueError) as exc:
         typer.echo(f"API at {base} is not reachable: {exc}", err=True)
         healthy = False
@@ -221,6 +227,43 @@ def report_monthly(
 
     json_path, html_path = write_report(asyncio.run(build()), out)
     typer.echo(f"Wrote {json_path} and {html_path}")
+
+
+def _key_header() -> dict[str, str]:
+    """`emailbot health` on the service's own machine reads the key it may use (EMAILBOT_API_KEY or the first
+    run's key file); elsewhere EMAILBOT_API_KEY is enough."""
+    from emailbot.auth.keys import local_key_header
+
+    try:
+        settings = load_settings()
+    except SettingsError:
+        return {}
+    return local_key_header(settings.api_key.get_secret_value() if settings.api_key else None, settings.data_dir)
+
+
+def _announce_admin_key(settings: Settings) -> None:
+    """First run: make an admin key and print it once, so that a new user can sign in to the dashboard."""
+    from emailbot.auth.keys import BOOTSTRAP_FILE
+    from emailbot.auth.setup import prepare_keys
+
+    created = asyncio.run(prepare_keys(settings))
+    if created:
+        typer.echo("=" * 78)
+        typer.echo(f"Admin API key (shown once; also saved in {settings.data_dir / BOOTSTRAP_FILE}, mode 0600):")
+        typer.echo(f"    {created}")
+        typer.echo("Sign in to the dashboard with it, and send it as the X-API-Key header to the API.")
+        typer.echo("=" * 78)
+    elif settings.api_key is None and (settings.data_dir / BOOTSTRAP_FILE).is_file():
+        typer.echo(f"Sign in with the admin key in {settings.data_dir / BOOTSTRAP_FILE}")
+
+
+def _mount_keys_commands() -> None:
+    from emailbot.auth.cli import app as keys_app
+
+    app.add_typer(keys_app, name="keys", help="API keys: create, list, revoke.")
+
+
+_mount_keys_commands()
 
 
 def _mount_model_commands() -> None:

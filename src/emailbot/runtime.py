@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from emailbot.classifiers.base import Classifier
 from emailbot.classifiers.registry import build_classifier, build_reply_writer
@@ -40,6 +41,7 @@ class Runtime:
     alerts: AlertSink = field(default_factory=LogAlertSink)
     started_at: datetime = field(default_factory=utcnow)
     ops: OpsState = field(default_factory=OpsState)
+    overrides: dict[str, Any] = field(default_factory=dict)  # run-time settings without a home in a component
 
     async def close(self) -> None:
         await self.ops.stop()

@@ -151,6 +151,14 @@ class Settings(BaseSettings):
     security_burst_per_minute: int = Field(default=120, ge=1)
     # Encryption at rest of bodies and raw sources (also checked by the security monitor)
     encryption_key: SecretStr | None = None
+    # API authentication, rate limits and the dashboard
+    api_key: SecretStr | None = None
+    rate_limit_per_minute: int = Field(default=600, ge=1, le=100_000)
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+
+    # Learning loop: retrain on the feedback every N hours (0 turns the scheduled job off)
+    retrain_interval_hours: float = Field(default=168, ge=0)
+    retrain_min_feedback: int = Field(default=10, ge=1)
 
     @classmethod
     def settings_customise_sources(
@@ -182,6 +190,13 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, url: str) -> str:
         return url.rstrip("/")
+
+    @field_validator("api_key")
+    @classmethod
+    def _long_enough_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value().strip()) < 16:
+            raise ValueError("an API key must have at least 16 characters")
+        return key
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> Settings:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from emailbot.admin.maintenance import SCHEDULES, STEPS, Context, run_step
@@ -18,6 +19,7 @@ from tests.fakes.served_app import served_app
 
 runner = CliRunner()
 DAY = 86400
+API_KEY = "maintenance-test-admin-key"
 
 
 @pytest.fixture
@@ -31,6 +33,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, runtime: Runtime) -
         "EMAILBOT_DATA_DIR": str(settings.data_dir),
         "EMAILBOT_BACKUP_DIR": str(tmp_path / "backups"),
         "EMAILBOT_LOG_DIR": str(tmp_path / "logs"),
+        "EMAILBOT_API_KEY": API_KEY,  # the service checks keys; maintenance signs in with the local admin key
     }.items():
         monkeypatch.setenv(name, value)
     return tmp_path
@@ -50,7 +53,7 @@ async def test_daily_reports_every_step_and_cleans_up(runtime: Runtime, cli_env:
     stale_log = _aged(cli_env / "logs" / "emailbot.log.2026-11-01", 10)
     fresh_log = _aged(cli_env / "logs" / "emailbot.log", 0)
 
-    with served_app(runtime.settings) as url:
+    with served_app(runtime.settings.model_copy(update={"api_key": SecretStr(API_KEY)})) as url:
         result = await asyncio.to_thread(runner.invoke, app, ["maintenance", "daily", "--url", url, "--json"])
 
     assert result.exit_code == 0, result.output

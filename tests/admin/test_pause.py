@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 from sqlalchemy import func, select
 
 from emailbot.api.app import create_app
@@ -13,6 +12,7 @@ from emailbot.demo import DEMO_MAIL, write_demo_mail
 from emailbot.runtime import Runtime
 from emailbot.store import system_state
 from emailbot.store.tables import EmailRow, ProcessingResultRow
+from tests.api_clients import admin_client
 from tests.factories import rfc822
 
 
@@ -55,7 +55,7 @@ async def test_a_paused_engine_neither_ingests_nor_processes(runtime: Runtime) -
 
 async def test_process_status_shows_the_pause(runtime: Runtime) -> None:
     app = create_app(runtime, run_engine=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    async with admin_client(runtime, app) as client:
         assert (await client.get("/process/status")).json()["status"] == "stopped"
         await _pause(runtime, "restore in progress")
         body = (await client.get("/process/status")).json()

@@ -58,8 +58,18 @@ class Service:
         except httpx.HTTPError:
             return False
 
+    @property
+    def api_key(self) -> str:
+        """The key the service's first run made (written beside the database) or EMAILBOT_API_KEY."""
+        if self.env.get("EMAILBOT_API_KEY"):
+            return self.env["EMAILBOT_API_KEY"]
+        data_dir = Path(self.env.get("EMAILBOT_DATA_DIR") or self.workdir / "var")
+        if not data_dir.is_absolute():
+            data_dir = self.workdir / data_dir
+        return (data_dir / "admin-api-key.txt").read_text(encoding="utf-8").strip()
+
     def get(self, path: str) -> Any:
-        response = httpx.get(f"{self.url}{path}", timeout=10)
+        response = httpx.get(f"{self.url}{path}", timeout=10, headers={"X-API-Key": self.api_key})
         response.raise_for_status()
         return response.json()
 

@@ -44,7 +44,12 @@ def test_demo_then_a_dropped_email_is_answered_and_counted(tmp_path: Path) -> No
         (reply_path,) = new_replies
         reply = reply_path.read_bytes()
         assert b"Subject: Re: How do I reset my password?" in reply
-        assert service.get("/process/status")["emails_processed_today"] == status_before + 1
+        # The reply file is written before the email's row is marked completed: wait for the count, briefly.
+        wait_for(
+            lambda: service.get("/process/status")["emails_processed_today"] == status_before + 1,
+            timeout=5,
+            what="the dropped email to be counted",
+        )
         listed = service.get("/emails?sender=alice@customer.example")["items"]
         assert listed[0]["action"] == "AUTO_HANDLE"
         assert answered_in < 5
@@ -55,9 +60,14 @@ def test_demo_then_a_dropped_email_is_answered_and_counted(tmp_path: Path) -> No
             text=True,
             timeout=60,
             check=False,
+            cwd=tmp_path,  # where the first run left its admin key file, as on an operator's machine
         )
         assert health.returncode == 0, health.stdout + health.stderr
         assert "Health Check passed" in health.stdout
+        assert f"Processed today: {status_before + 1}" in health.stdout
+        # The first run printed the admin key a new user signs in with, and kept it in a private file.
+        assert service.api_key in service.log.read_text()
+        assert (tmp_path / "var" / "admin-api-key.txt").stat().st_mode & 0o077 == 0
         assert httpx.get(f"{service.url}/health", timeout=5).json()["status"] == "healthy"
     finally:
         service.stop()

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 from sqlalchemy import select, update
 
-from emailbot.api.app import create_app
 from emailbot.ops.alerts import Alert, StoredAlertSink
 from emailbot.runtime import build_runtime
 from emailbot.store.db import Database
 from emailbot.store.tables import AlertRow, utcnow
+from tests.api_clients import admin_client
 from tests.fakes.webhook import WebhookReceiver
 from tests.ops_data import eventually
 from tests.runtime_fixtures import settings_for
@@ -112,8 +111,7 @@ async def test_alerts_api_lists_filters_pages_and_acknowledges(
     for number in range(3):
         await runtime.alerts.raise_alert(Alert("warning", "Resources", f"High disk usage {number}"))
     await runtime.alerts.raise_alert(Alert("critical", "database", "database is unhealthy"))
-    transport = httpx.ASGITransport(app=create_app(runtime, run_engine=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with admin_client(runtime) as client:
         everything = (await client.get("/alerts")).json()
         assert everything["total"] == 4
         assert everything["items"][0]["message"] == "database is unhealthy"  # newest first

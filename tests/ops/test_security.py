@@ -11,12 +11,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from emailbot.analytics.daily import midnight
-from emailbot.api.app import create_app
 from emailbot.ops.monitor import run_monitoring_cycle
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.store import crypto
 from emailbot.store.db import Database
 from emailbot.store.tables import AlertRow, utcnow
+from tests.api_clients import admin_client
 from tests.ops_data import add_audit, store, stored_email
 from tests.runtime_fixtures import settings_for
 
@@ -106,8 +106,7 @@ async def test_plaintext_bodies_with_a_key_configured_are_critical_and_alert(tmp
     await before.dispose()
     runtime = build_runtime(settings_for(tmp_path, database_url, encryption_key=KEY))
     await store(runtime.db, [stored_email(utcnow(), body="sealed on the way in")])
-    transport = httpx.ASGITransport(app=create_app(runtime, run_engine=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with admin_client(runtime) as client:
         body = await _events(client)
     [event] = [e for e in body["events"] if e["type"] == "encryption"]
     assert event["severity"] == "CRITICAL"
@@ -123,8 +122,7 @@ async def test_plaintext_bodies_with_a_key_configured_are_critical_and_alert(tmp
 async def test_encrypted_bodies_raise_nothing(tmp_path: Path, database_url: str) -> None:
     runtime = build_runtime(settings_for(tmp_path, database_url, encryption_key=KEY))
     await store(runtime.db, [stored_email(utcnow(), body=f"body {n}") for n in range(3)])
-    transport = httpx.ASGITransport(app=create_app(runtime, run_engine=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with admin_client(runtime) as client:
         body = await _events(client)
     await runtime.close()
     assert body["encryption"]["all_encrypted"] is True

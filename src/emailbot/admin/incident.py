@@ -58,7 +58,7 @@ async def collect_incident(
         },
         "settings.json": redacted_settings(settings),
         "system.json": {
-            "service": await _service_state(base_url or settings.base_url),
+            "service": await _service_state(base_url or settings.base_url, settings),
             "versions": _versions(),
             "schema_revision": database.pop("schema_revision"),
             "host": _host_state(settings),
@@ -77,10 +77,14 @@ async def collect_incident(
     return target
 
 
-async def _service_state(base_url: str) -> dict[str, Any]:
+async def _service_state(base_url: str, settings: Settings) -> dict[str, Any]:
+    from emailbot.auth.keys import local_key_header
+
     state: dict[str, Any] = {"base_url": base_url}
+    secret = settings.api_key.get_secret_value() if settings.api_key else None
+    headers = local_key_header(secret, settings.data_dir)
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=headers) as client:
             for name, path in (("health", "/health/detailed"), ("process_status", "/process/status")):
                 response = await client.get(path)
                 state[name] = {"http_status": response.status_code, "body": _json_or_text(response)}

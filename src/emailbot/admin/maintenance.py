@@ -67,7 +67,12 @@ class Context:
     http_timeout: float = 60.0
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base_url, timeout=self.http_timeout)
+        """A client for the running service, signed in with the key local tools use (the API needs one)."""
+        from emailbot.auth.keys import local_key_header
+
+        secret = self.settings.api_key.get_secret_value() if self.settings.api_key else None
+        headers = local_key_header(secret, self.settings.data_dir)
+        return httpx.AsyncClient(base_url=self.base_url, timeout=self.http_timeout, headers=headers)
 
 
 Outcome = tuple[str, dict[str, Any]]

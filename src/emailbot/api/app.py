@@ -5,13 +5,30 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from emailbot import __version__
-from emailbot.api import alerts, analytics, config, emails, internal, metrics, processing, security, system
+from emailbot.api import (
+    alerts,
+    analytics,
+    config,
+    emails,
+    internal,
+    keys,
+    learning,
+    metrics,
+    operations,
+    processing,
+    review,
+    rules,
+    security,
+    system,
+)
+from emailbot.api.auth import install_auth, require_access
 from emailbot.api.errors import install_error_handling
 from emailbot.ops.schedule import start_operations
 from emailbot.runtime import Runtime
+from emailbot.ui.routes import mount_dashboard
 
 
 def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
@@ -20,9 +37,11 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
         if run_engine:
             runtime.engine.start()
             start_operations(runtime)
+        background = await operations.start(app, runtime, run_engine=run_engine)
         try:
             yield
         finally:
+            await operations.stop(app, background)
             await runtime.close()
 
     app = FastAPI(
@@ -30,12 +49,16 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
         version=__version__,
         description="Triage for a team's shared mailbox: classify, answer, draft, review or escalate.",
         lifespan=lifespan,
+        # Every route, including those of routers added later, passes the key, role and rate-limit check.
+        dependencies=[Depends(require_access)],
     )
     app.state.runtime = runtime
     install_error_handling(app)
-    for module in (system, processing, emails, config):
+    install_auth(app, runtime)
+    for module in (system, processing, emails, config, review, rules, learning, keys):
         app.include_router(module.router)
     for module in (alerts, analytics, security, internal, metrics):
         app.include_router(module.router)
     metrics.install_request_metrics(app)
+    mount_dashboard(app)
     return app

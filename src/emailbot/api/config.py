@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body, Request
 
-from emailbot.api.deps import RuntimeDep
+from emailbot.api.deps import RuntimeDep, SessionDep
+from emailbot.api.errors import ApiError
+from emailbot.api.review import actor
+from emailbot.ops import live_settings
 from emailbot.ops.validation import validate_configuration
 from emailbot.store.tables import utcnow
 
@@ -22,3 +25,26 @@ async def validation(runtime: RuntimeDep) -> dict[str, Any]:
         "timestamp": utcnow().isoformat(),
         "validations": {name: result.as_dict() for name, result in results.items()},
     }
+
+
+@router.get("/settings")
+async def get_settings(runtime: RuntimeDep) -> dict[str, Any]:
+    """The settings that can change at run time, as the running engine uses them now."""
+    return {"settings": live_settings.current(runtime).model_dump(mode="json")}
+
+
+@router.put("/settings")
+async def put_settings(
+    changes: Annotated[dict[str, Any], Body(examples=[{"threshold_auto": 90}])],
+    runtime: RuntimeDep,
+    session: SessionDep,
+    request: Request,
+) -> dict[str, Any]:
+    """Change any of them (the rest stay): validated together, stored, and applied to the running engine at once."""
+    if not changes:
+        raise ApiError(422, "validation_error", "Give at least one setting to change.")
+    try:
+        values = await live_settings.save(session, runtime, changes, actor(request))
+    except live_settings.LiveSettingsError as exc:
+        raise ApiError(422, "validation_error", "The settings are not valid.", exc.details) from None
+    return {"settings": values.model_dump(mode="json"), "changed": sorted(changes)}

@@ -23,4 +23,6 @@ async def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Asyn
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Committed as soon as the handler returns, before the response goes out: a failed commit is an error response,
+# not a 200, and the audit entry written after the call does not wait on this transaction's locks.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -199,8 +199,11 @@ def _processing(result: ProcessingResultRow) -> dict[str, Any]:
 async def _response(session: AsyncSession, email_id: int, result: ProcessingResultRow) -> dict[str, Any] | None:
     if result.response_text is None:
         return None
-    effect = await session.scalar(
-        select(SideEffectRow).where(SideEffectRow.email_id == email_id, SideEffectRow.kind.in_(("reply", "draft")))
+    effect = await session.scalar(  # the latest: an approved reply after its draft, a re-run's after the first run's
+        select(SideEffectRow)
+        .where(SideEffectRow.email_id == email_id, SideEffectRow.kind.in_(("reply", "draft")))
+        .order_by(SideEffectRow.id.desc())
+        .limit(1)
     )
     return {
         "kind": effect.kind if effect else None,

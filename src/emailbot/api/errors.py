@@ -21,12 +21,15 @@ REQUEST_ID_HEADER = "X-Request-ID"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 def error_body(request: Request, code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -59,7 +62,8 @@ async def _request_id(request: Request, call_next: Callable[[Request], Awaitable
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return JSONResponse(error_body(request, exc.code, exc.message, exc.details), status_code=exc.status)
+    body = error_body(request, exc.code, exc.message, exc.details)
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from emailbot import __version__
 from emailbot.api.deps import RuntimeDep
@@ -16,8 +16,11 @@ from emailbot.store.tables import utcnow
 router = APIRouter(tags=["system"])
 
 
-@router.get("/")
-async def root(runtime: RuntimeDep) -> dict[str, Any]:
+@router.get("/", response_model=None)
+async def root(runtime: RuntimeDep, request: Request) -> dict[str, Any] | RedirectResponse:
+    """The service's identity as JSON; a browser (asking for HTML) is sent to the dashboard instead."""
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/ui/", status_code=303)
     return {
         "service": "EmailBot",
         "version": __version__,
@@ -25,6 +28,7 @@ async def root(runtime: RuntimeDep) -> dict[str, Any]:
         "mailbox": runtime.mailbox.address,
         "docs": "/docs",
         "health": "/health",
+        "dashboard": "/ui/",
     }
 
 

@@ -78,7 +78,7 @@ def _load(path: Path | None, split: str | None, role: str) -> list[Example]:
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(help="Training data: .csv, .jsonl or .json.")],
+    data: Annotated[Path | None, typer.Argument(help="Training data: .csv, .jsonl or .json.")] = None,
     split: Annotated[str | None, typer.Option(help="Split to read from a JSON file of named splits.")] = None,
     model_dir: Annotated[Path | None, typer.Option(help="Where models are kept (default: EMAILBOT_MODEL_DIR).")] = None,
     cv: Annotated[int, typer.Option(help="Folds for the reported CV metrics; 0 skips them.")] = 5,
@@ -87,8 +87,20 @@ def train(
     abstain: AbstainOption = True,
     background: BackgroundOption = None,
     background_split: BackgroundSplitOption = None,
+    from_feedback: Annotated[
+        bool,
+        typer.Option(
+            "--from-feedback",
+            help="Retrain on the starter data plus operators' feedback; activate only if not worse on held-out data.",
+        ),
+    ] = False,
 ) -> None:
     """Train on DATA, save a new model version (it becomes LATEST), print the version and CV accuracy."""
+    if from_feedback:
+        _train_from_feedback(model_dir)
+        return
+    if data is None:
+        raise typer.BadParameter("give DATA, or --from-feedback", param_hint="DATA")
     options = _options(calibration, null_margin, abstain)
     examples = _load(data, split, "train")
     options.update(_background(data, background, background_split))
@@ -249,3 +261,38 @@ def _default_model_dir() -> Path:
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def _train_from_feedback(model_dir: Path | None) -> None:
+    import asyncio
+
+    from emailbot.learning.retrain import retrain_from_feedback
+    from emailbot.settings import SettingsError, load_settings
+    from emailbot.store.db import Database
+    from emailbot.taxonomy import load_taxonomy
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    async def run() -> dict[str, Any]:
+        db = Database(settings.database_url)
+        try:
+            names = load_taxonomy(settings.taxonomy_file).names
+            return (await retrain_from_feedback(db, model_dir or settings.model_dir, names)).as_dict()
+        finally:
+            await db.dispose()
+
+    report = _run(lambda: asyncio.run(run()))
+    typer.echo(report["message"])
+    typer.echo(
+        f"feedback examples {report['feedback_examples']}, training examples {report['training_examples']}, "
+        f"held out {report['held_out']}: accuracy before {_percent(report['accuracy_before'])}, "
+        f"after {_percent(report['accuracy_after'])}"
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

@@ -51,8 +51,9 @@ class ModelStore:
     def __init__(self, model_dir: Path) -> None:
         self.model_dir = model_dir
 
-    def save(self, model: TrainedModel) -> str:
-        """Write the model and its metadata under a new version, then point LATEST at it; returns the version."""
+    def save(self, model: TrainedModel, *, activate: bool = True) -> str:
+        """Write the model and its metadata under a new version, then (unless told not to) point LATEST at it;
+        returns the version. A candidate saved with `activate=False` is kept for inspection, never used."""
         self.model_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.model_dir))
         try:
@@ -63,8 +64,14 @@ class ModelStore:
             staging.rename(self.model_dir / version)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        _atomic_write(self.model_dir / LATEST, version + "\n")
+        if activate:
+            self.activate(version)
         return version
+
+    def activate(self, version: str) -> None:
+        """Make `version` the model that is loaded from now on (the running service reloads it)."""
+        self.read_meta(version)
+        _atomic_write(self.model_dir / LATEST, version + "\n")
 
     def _new_version(self, base: str) -> str:
         """A version no saved model has: the same data retrained within a second must not reuse a directory

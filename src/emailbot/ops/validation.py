@@ -85,9 +85,11 @@ async def validate_alerting(runtime: Runtime) -> Validation:
 def checks() -> dict[str, Check]:
     """Every validation by its name in the response; each part of EmailBot adds its own here."""
     from emailbot.admin.validation import validate_operations
+    from emailbot.auth.validation import validate_api_access
 
     return {
         "environment": validate_environment,
+        "api_access": validate_api_access,
         "operations": validate_operations,
         "alerting": validate_alerting,
         "llm": validate_llm,

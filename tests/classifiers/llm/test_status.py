@@ -6,16 +6,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from emailbot.api.app import create_app
 from emailbot.classifiers.llm.factory import llm_part
 from emailbot.runtime import Runtime
+from tests.api_clients import admin_client
 from tests.classifiers.llm.conftest import BuildRuntime
 from tests.fakes.openai_server import FakeOpenAI
 
 
 async def _client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(runtime, run_engine=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with admin_client(runtime) as http:
         yield http
 
 

@@ -1,0 +1,1 @@
+"""The learning loop: people's corrections become training data, accuracy figures and threshold advice."""

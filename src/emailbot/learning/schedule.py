@@ -1,0 +1,89 @@
+"""The scheduled retraining (weekly by default, `EMAILBOT_RETRAIN_INTERVAL_HOURS` / the dashboard's settings) and
+the reload of a model activated from outside (by `emailbot model train --from-feedback`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from emailbot.classifiers.model_store import ModelStore, ModelStoreError
+from emailbot.learning.retrain import RetrainReport, retrain_from_feedback
+from emailbot.runtime import Runtime
+from emailbot.store.tables import FeedbackRow, utcnow
+
+log = logging.getLogger(__name__)
+CHECK_EVERY_SECONDS = 300.0
+
+
+def interval_hours(runtime: Runtime) -> float:
+    return float(runtime.overrides.get("retrain_interval_hours", runtime.settings.retrain_interval_hours))
+
+
+def trained_at(store: ModelStore) -> datetime | None:
+    version = store.latest_version()
+    if version is None:
+        return None
+    with contextlib.suppress(ModelStoreError, ValueError):
+        return datetime.fromisoformat(str(store.read_meta(version).get("created_at")))
+    return None
+
+
+async def new_feedback_since(runtime: Runtime, since: datetime | None) -> int:
+    async with runtime.db.transaction() as session:
+        query = select(func.count(FeedbackRow.id))
+        if since is not None:
+            query = query.where(FeedbackRow.created_at > since)
+        return int(await session.scalar(query) or 0)
+
+
+def reload_if_changed(runtime: Runtime) -> bool:
+    """Load LATEST into the running classifier when it is not the model in use; True when it changed."""
+    model_holder = runtime.classifier
+    if not hasattr(model_holder, "model"):
+        return False
+    store = ModelStore(runtime.settings.model_dir)
+    latest = store.latest_version()
+    if latest is None or latest == getattr(model_holder, "version", None):
+        return False
+    try:
+        model_holder.model = store.load(latest)
+    except ModelStoreError as exc:
+        log.warning("cannot load model %s: %s", latest, exc)
+        return False
+    log.info("now classifying with model %s", latest)
+    return True
+
+
+async def retrain_now(runtime: Runtime) -> RetrainReport:
+    categories = tuple(getattr(runtime.classifier, "categories", runtime.taxonomy.names))
+    report = await retrain_from_feedback(runtime.db, runtime.settings.model_dir, categories)
+    if report.activated:
+        reload_if_changed(runtime)
+    return report
+
+
+async def due(runtime: Runtime) -> bool:
+    hours = interval_hours(runtime)
+    if hours <= 0:
+        return False
+    last = trained_at(ModelStore(runtime.settings.model_dir))
+    if last is not None and utcnow() - last < timedelta(hours=hours):
+        return False
+    return await new_feedback_since(runtime, last) >= runtime.settings.retrain_min_feedback
+
+
+async def run_schedule(runtime: Runtime, every: float = CHECK_EVERY_SECONDS) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            reload_if_changed(runtime)
+            if await due(runtime):
+                await retrain_now(runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a failed training is logged and tried again at the next check
+            log.exception("scheduled retraining failed")
