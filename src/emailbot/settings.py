@@ -7,17 +7,19 @@ start-up with one line naming the variable.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from emailbot.domain import Thresholds
 
 ENV_PREFIX = "EMAILBOT_"
+DEFAULT_SLA_MINUTES = {"CRITICAL": 60.0, "HIGH": 240.0, "MEDIUM": 1440.0, "LOW": 4320.0}
 
 
 class SettingsError(Exception):
@@ -43,6 +45,40 @@ class _FileSecretsSource(PydanticBaseSettingsSource):
             if value is not None:
                 values[key] = value
         return values
+
+
+class WebhookTarget(BaseModel):
+    """One webhook that hears about escalations; a bare URL is a generic JSON webhook unless its host says more."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: SecretStr
+    kind: Literal["teams_workflow", "slack", "generic"] = "generic"
+    name: str = ""
+    secret: SecretStr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = {"url": value, "kind": _kind_of_url(value)}
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: SecretStr) -> SecretStr:
+        if not url.get_secret_value().startswith(("https://", "http://")):
+            raise ValueError("a webhook URL must start with https:// or http://")
+        return url
+
+
+def _kind_of_url(url: str) -> str:
+    host = url.split("/")[2].lower() if url.count("/") >= 2 else ""
+    if host == "hooks.slack.com":
+        return "slack"
+    if host.endswith((".logic.azure.com", ".powerplatform.com", ".powerautomate.com")):
+        return "teams_workflow"
+    return "generic"
 
 
 class Settings(BaseSettings):
@@ -91,6 +127,29 @@ class Settings(BaseSettings):
     # Escalation
     escalation_default_members: list[str] = Field(default_factory=list)
 
+    # Escalation: webhooks, SLA targets, Teams chats (see docs/escalations.md)
+    notify_webhooks: Annotated[list[WebhookTarget], NoDecode] = Field(default_factory=list)
+    notify_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    notify_max_attempts: int = Field(default=4, ge=1, le=10)
+    notify_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
+    notify_signing_secret: SecretStr | None = None
+    escalation_sla_minutes: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SLA_MINUTES))
+    escalation_sla_at_risk: float = Field(default=0.8, gt=0, lt=1)
+    escalation_sla_check_seconds: float = Field(default=60, gt=0, le=86400)
+    encryption_key: SecretStr | None = None
+    teams_chats: bool = False
+    teams_post_as: Literal["delegated", "workflow"] = "delegated"
+    teams_delegated_account: str | None = None
+    teams_delegated_scopes: list[str] = Field(
+        default_factory=lambda: ["Chat.ReadWrite", "ChatMessage.Send", "User.Read"]
+    )
+    graph_tenant_id: str | None = None
+    graph_client_id: str | None = None
+    graph_client_secret: SecretStr | None = None
+    graph_authority_url: str = "https://login.microsoftonline.com"
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    graph_ca_bundle: Path | None = None
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod
@@ -133,6 +192,55 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("notify_webhooks", mode="before")
+    @classmethod
+    def _webhook_list(cls, value: Any) -> Any:
+        """Accept one URL, a comma-separated list of URLs or a JSON list of URLs and objects."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON: {exc}") from None
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    @field_validator("escalation_sla_minutes")
+    @classmethod
+    def _sla_per_urgency(cls, targets: dict[str, float]) -> dict[str, float]:
+        upper = {name.upper(): minutes for name, minutes in targets.items()}
+        unknown = set(upper) - {"LOW", "MEDIUM", "HIGH", "CRITICAL"}
+        if unknown or any(minutes <= 0 for minutes in upper.values()):
+            raise ValueError("expected positive minutes per urgency LOW, MEDIUM, HIGH, CRITICAL")
+        return DEFAULT_SLA_MINUTES | upper
+
+    @field_validator("notify_webhooks")
+    @classmethod
+    def _named_targets(cls, targets: list[WebhookTarget]) -> list[WebhookTarget]:
+        """Unnamed targets are called after their kind and position (slack-1, generic-2) in logs and records."""
+        named = [
+            t if t.name else t.model_copy(update={"name": f"{t.kind}-{index}"}) for index, t in enumerate(targets, 1)
+        ]
+        names = [t.name for t in named]
+        if len(set(names)) != len(names):
+            raise ValueError("webhook names must be unique")
+        return named
+
+    @model_validator(mode="after")
+    def _teams_needs_graph(self) -> Settings:
+        if self.teams_chats and not (self.graph_tenant_id and self.graph_client_id and self.graph_client_secret):
+            raise ValueError(
+                "teams_chats: EMAILBOT_TEAMS_CHATS needs EMAILBOT_GRAPH_TENANT_ID, EMAILBOT_GRAPH_CLIENT_ID "
+                "and EMAILBOT_GRAPH_CLIENT_SECRET"
+            )
+        workflow = [t for t in self.notify_webhooks if t.kind == "teams_workflow"]
+        if self.teams_chats and self.teams_post_as == "workflow" and not workflow:
+            raise ValueError(
+                "teams_post_as: EMAILBOT_TEAMS_POST_AS=workflow needs a teams_workflow target in "
+                "EMAILBOT_NOTIFY_WEBHOOKS"
+            )
+        return self
+
     @property
     def thresholds(self) -> Thresholds:
         return Thresholds(auto=self.threshold_auto, suggest=self.threshold_suggest, review=self.threshold_review)
@@ -162,6 +270,7 @@ def _describe(exc: ValidationError) -> str:
         if ":" in message and message.split(":", 1)[0].islower() and message.split(":", 1)[0] in Settings.model_fields:
             field, message = message.split(":", 1)
         given = error.get("input")
-        shown = "" if isinstance(given, dict) or "password" in field or given is None else f" (got {given!r})"
+        secret = any(word in field for word in ("password", "secret", "webhook", "key"))
+        shown = "" if isinstance(given, dict) or secret or given is None else f" (got {given!r})"
         lines.append(f"{ENV_PREFIX}{field.upper()}: {message.strip()}{shown}")
     return "; ".join(lines)

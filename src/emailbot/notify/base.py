@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,15 @@ class EscalationNotice:
     members: tuple[str, ...]
     recommended_actions: tuple[str, ...]
     link: str
+    follow_up: bool = False
+
+    @classmethod
+    def from_payload(cls, raw: dict[str, Any]) -> EscalationNotice:
+        """Back from the JSON stored in the outbox."""
+        values = dict(raw)
+        for name in ("required_expertise", "members", "recommended_actions"):
+            values[name] = tuple(values.get(name) or ())
+        return cls(**values)
 
 
 class NotifyError(Exception):

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.classifiers.base import Classifier
 from emailbot.domain import Action, Classification, Decision, Email, Rule, Status, Thresholds
+from emailbot.escalations.threads import active_escalations_by_email, count_follow_up
 from emailbot.mail.base import MailboxError
 from emailbot.notify.base import NotifyError
 from emailbot.pipeline.act import Effect, EffectRunner, Planner
@@ -142,16 +143,20 @@ class Processor:
             rules = await work.active_rules(session)
             senders = [e.sender.email for i in classified if (e := emails[i]).sender]
             replies = Counter(await work.replies_in_last_hour(session, senders))
+            threads = await active_escalations_by_email(session, {i: emails[i] for i in classified})
             updates: dict[int, dict[str, Any]] = {}
             effects: list[dict[str, Any]] = []
             for email_id, classification in classified.items():
                 email = emails[email_id]
                 sender = email.sender.email.lower() if email.sender else ""
-                decision = route(email, classification, self._context(rules, replies[sender]))
+                context = self._context(rules, replies[sender], threads.get(email_id))
+                decision = route(email, classification, context)
                 if decision.action == Action.AUTO_HANDLE:
                     replies[sender] += 1
                 try:
-                    updates[email_id] = await self._plan(session, email_id, email, classification, decision, effects)
+                    updates[email_id] = await self._plan(
+                        session, email_id, email, classification, decision, effects, threads.get(email_id)
+                    )
                     claimed[email_id] = (_acting_status(decision), claimed[email_id][1])
                 except PERMANENT_ERRORS as exc:
                     await work.record_failure(session, email_id, str(exc), retry_in=None)
@@ -160,7 +165,9 @@ class Processor:
             await work.add_effects(session, effects)
             await work.update_each(session, updates)
 
-    def _context(self, rules: tuple[Rule, ...], replies_last_hour: int) -> RoutingContext:
+    def _context(
+        self, rules: tuple[Rule, ...], replies_last_hour: int, active_escalation_id: int | None = None
+    ) -> RoutingContext:
         return RoutingContext(
             thresholds=self.config.thresholds,
             mailbox_address=self.config.mailbox_address,
@@ -168,6 +175,7 @@ class Processor:
             replies_to_sender_last_hour=replies_last_hour,
             max_replies_per_sender_per_hour=self.config.max_replies_per_sender_per_hour,
             no_auto_reply_categories=self.config.no_auto_reply_categories,
+            active_escalation_id=active_escalation_id,
         )
 
     async def _plan(
@@ -178,12 +186,17 @@ class Processor:
         classification: Classification,
         decision: Decision,
         effects: list[dict[str, Any]],
+        thread_escalation_id: int | None = None,
     ) -> dict[str, Any]:
         """Plan one email's side effects into `effects`; returns its processing row's new values."""
         escalation_id = None
-        if decision.action == Action.ESCALATE:
+        follow_up = decision.action == Action.ESCALATE and thread_escalation_id is not None
+        if follow_up and thread_escalation_id is not None:
+            escalation_id = thread_escalation_id
+            await count_follow_up(session, escalation_id)
+        elif decision.action == Action.ESCALATE:
             escalation_id = await self._store_escalation(session, email_id, email, classification, decision)
-        plan = self.planner.plan(email_id, email, classification, decision, escalation_id)
+        plan = self.planner.plan(email_id, email, classification, decision, escalation_id, follow_up=follow_up)
         effects.extend(
             {"idempotency_key": e.key, "email_id": email_id, "kind": e.kind, "payload": e.payload} for e in plan.effects
         )
@@ -212,6 +225,7 @@ class Processor:
             reason=decision.reason,
             summary=plan.summary,
             members=list(plan.members),
+            thread_id=email.thread_id or email.message_id,
             created_at=utcnow(),
         )
         session.add(row)
