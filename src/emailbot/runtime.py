@@ -8,11 +8,12 @@ from datetime import datetime
 from emailbot.classifiers.base import Classifier
 from emailbot.classifiers.registry import build_classifier
 from emailbot.domain import Address
+from emailbot.escalations.sla import SlaMonitor, SlaPolicy
 from emailbot.jobs.engine import Engine, EngineTiming
 from emailbot.jobs.queue import MemoryQueue, WorkQueue
 from emailbot.mail.base import Mailbox
 from emailbot.mail.registry import open_mailbox
-from emailbot.notify.log import LogNotifier
+from emailbot.notify.registry import Notifications, build_notifications
 from emailbot.ops.alerts import AlertSink, LogAlertSink
 from emailbot.pipeline.act import EffectRunner, Planner
 from emailbot.pipeline.parse import parse_email
@@ -37,9 +38,12 @@ class Runtime:
     engine: Engine
     alerts: AlertSink = field(default_factory=LogAlertSink)
     started_at: datetime = field(default_factory=utcnow)
+    notifications: Notifications | None = None
 
     async def close(self) -> None:
         await self.engine.stop()
+        if self.notifications is not None:
+            await self.notifications.aclose()
         await self.db.dispose()
 
 
@@ -56,7 +60,14 @@ def build_runtime(settings: Settings) -> Runtime:
         default_members=settings.escalation_default_members,
         base_url=settings.base_url,
     )
-    processor = Processor(db, classifier, planner, EffectRunner(mailbox, [LogNotifier()]), config)
+    runtime: Runtime | None = None
+
+    def alerts() -> AlertSink:
+        """The runtime's sink as it is when an alert is raised (it may be replaced after start-up)."""
+        return runtime.alerts if runtime is not None else LogAlertSink()
+
+    notifications = build_notifications(settings, db, alerts)
+    processor = Processor(db, classifier, planner, EffectRunner(mailbox, notifications.notifiers), config)
     queue = MemoryQueue()
     timing = EngineTiming(
         poll_interval=settings.poll_interval_seconds,
@@ -65,7 +76,11 @@ def build_runtime(settings: Settings) -> Runtime:
         workers=settings.worker_concurrency,
     )
     engine = Engine(db, mailbox, parse_email, processor, queue, timing)
-    return Runtime(settings, db, mailbox, classifier, taxonomy, config, processor, queue, engine)
+    sla = SlaMonitor(db, SlaPolicy.from_settings(settings), alerts)
+    engine.add_periodic("escalation-sla", settings.escalation_sla_check_seconds, sla.check_once)
+    runtime = Runtime(settings, db, mailbox, classifier, taxonomy, config, processor, queue, engine)
+    runtime.notifications = notifications
+    return runtime
 
 
 def engine_config(settings: Settings, taxonomy: Taxonomy) -> EngineConfig:

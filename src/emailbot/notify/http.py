@@ -26,7 +26,7 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, MAX_RETRY_AFTER_SECONDS)
-        return self.backoff_seconds * 2 ** (attempt - 1)
+        return float(self.backoff_seconds * 2.0 ** (attempt - 1))
 
 
 @dataclass(frozen=True, slots=True)

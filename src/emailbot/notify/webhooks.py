@@ -39,6 +39,7 @@ class WebhookNotifier:
     ) -> None:
         self.target = target
         self.name = target.name
+        self.kind = target.kind
         self.client = client
         self.deliveries = deliveries
         self.alerts = alerts

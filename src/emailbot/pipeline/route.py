@@ -111,10 +111,17 @@ def rule_matches(rule: Rule, email: Email, classification: Classification) -> bo
 
 
 def _follow_up(email: Email, context: RoutingContext) -> Decision | None:
-    """A person's reply in an escalated thread belongs in that escalation's chat, not in a new one or a reply."""
-    if context.active_escalation_id is None or email.loop.is_auto_reply or email.loop.is_bulk:
+    """A person's reply in an escalated thread belongs in that escalation's chat, not in a new one or a reply.
+
+    Machine mail in the thread (an out-of-office quoting the outage) would only add noise to the chat or, by
+    policy, open a second one: a person looks at it instead.
+    """
+    escalation_id = context.active_escalation_id
+    if escalation_id is None:
         return None
-    return Decision(Action.ESCALATE, f"follow-up in escalation {context.active_escalation_id}")
+    if email.loop.is_auto_reply or email.loop.is_bulk:
+        return Decision(Action.HUMAN_REVIEW, f"automatic message in the thread of escalation {escalation_id}")
+    return Decision(Action.ESCALATE, f"follow-up in escalation {escalation_id}")
 
 
 def _by_policy(classification: Classification) -> Decision | None:

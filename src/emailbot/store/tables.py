@@ -183,6 +183,7 @@ class EscalationRow(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     members: Mapped[list[Any]] = mapped_column(default=list)
     chat_id: Mapped[str | None] = mapped_column(String(300))
+    chat_url: Mapped[str | None] = mapped_column(Text)
     notifier: Mapped[str | None] = mapped_column(String(50))
     resolution_notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,8 +1,8 @@
 """issue5 escalations notifications
 
-Revision ID: 61fa70c5e052
+Revision ID: 11dc3b6e9904
 Revises: a36b14428f87
-Create Date: 2026-11-24 01:30:51.377510
+Create Date: 2026-11-24 01:35:30.540689
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import emailbot.store.tables
 
-revision: str = "61fa70c5e052"
+revision: str = "11dc3b6e9904"
 down_revision: str | None = "a36b14428f87"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_notification_targets")),
     )
     with op.batch_alter_table("escalations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("chat_url", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("thread_id", sa.String(length=998), nullable=True))
         batch_op.add_column(sa.Column("unknown_members", sa.JSON(), nullable=False, server_default="[]"))
         batch_op.add_column(sa.Column("follow_ups", sa.Integer(), nullable=False, server_default="0"))
@@ -79,6 +80,7 @@ def downgrade() -> None:
         batch_op.drop_column("follow_ups")
         batch_op.drop_column("unknown_members")
         batch_op.drop_column("thread_id")
+        batch_op.drop_column("chat_url")
 
     op.drop_table("notification_targets")
     with op.batch_alter_table("notification_deliveries", schema=None) as batch_op:
