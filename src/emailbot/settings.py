@@ -140,6 +140,7 @@ class Settings(BaseSettings):
     teams_chats: bool = False
     teams_post_as: Literal["delegated", "workflow"] = "delegated"
     teams_delegated_account: str | None = None
+    teams_client_id: str | None = None
     teams_delegated_scopes: list[str] = Field(
         default_factory=lambda: ["Chat.ReadWrite", "ChatMessage.Send", "User.Read"]
     )

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from emailbot import __version__
-from emailbot.api import config, emails, escalations, notifications, processing, system
+from emailbot.api import config, emails, escalations, notification_targets, processing, system
 from emailbot.api.errors import install_error_handling
 from emailbot.runtime import Runtime
 
@@ -33,6 +33,6 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     install_error_handling(app)
     for module in (system, processing, emails, config):
         app.include_router(module.router)
-    for module in (escalations, notifications):
+    for module in (escalations, notification_targets):
         app.include_router(module.router)
     return app

@@ -6,15 +6,22 @@ retry of a notice that already reached a target is answered from the record inst
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
+from emailbot.ops.alerts import AlertSink
 from emailbot.store.db import Database
-from emailbot.store.tables import NotificationDeliveryRow, NotificationTargetRow, utcnow
+from emailbot.store.tables import EscalationRow, NotificationDeliveryRow, NotificationTargetRow, utcnow
 
 DELIVERED, FAILED, SKIPPED, PARTIAL = "delivered", "failed", "skipped", "partial"
+AlertsProvider = Callable[[], AlertSink]  # the runtime's sink as it is when the alert is raised
+
+
+class Closer(Protocol):
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -63,6 +70,12 @@ class DeliveryLog:
             row.reference = delivery.reference
             row.details = delivery.details
             row.updated_at = utcnow()
+
+    async def chat_of(self, escalation_id: int) -> str | None:
+        """The Teams chat of an escalation, for a Workflows webhook that posts into it."""
+        async with self.db.transaction() as session:
+            row = await session.get(EscalationRow, escalation_id)
+        return row.chat_id if row else None
 
     async def is_disabled(self, target: str) -> bool:
         async with self.db.transaction() as session:

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import httpx
-
 from emailbot.notify.base import Notifier
-from emailbot.notify.deliveries import DeliveryLog
+from emailbot.notify.deliveries import AlertsProvider, Closer, DeliveryLog
 from emailbot.notify.http import RetryPolicy, make_client
 from emailbot.notify.log import LogNotifier
-from emailbot.notify.webhooks import AlertsProvider, WebhookNotifier
+from emailbot.notify.webhooks import WebhookNotifier
 from emailbot.settings import Settings
 from emailbot.store.db import Database
 
@@ -22,7 +20,7 @@ from emailbot.store.db import Database
 class Notifications:
     notifiers: list[Notifier]
     deliveries: DeliveryLog
-    clients: list[httpx.AsyncClient] = field(default_factory=list)
+    clients: list[Closer] = field(default_factory=list)
 
     async def aclose(self) -> None:
         for client in self.clients:
@@ -36,7 +34,9 @@ def build_notifications(settings: Settings, db: Database, alerts: AlertsProvider
     if settings.teams_chats:
         from emailbot.notify.teams_chat import build_teams_chat_notifier
 
-        notifications.notifiers.append(build_teams_chat_notifier(settings, db, deliveries, alerts, notifications))
+        notifications.notifiers.append(
+            build_teams_chat_notifier(settings, db, deliveries, alerts, notifications.clients)
+        )
     if settings.notify_webhooks:
         client = make_client(settings.notify_timeout_seconds)
         notifications.clients.append(client)

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from emailbot.notify.base import EscalationNotice, NotifyError
-from emailbot.notify.deliveries import DELIVERED, FAILED, SKIPPED, Delivery, DeliveryLog
+from emailbot.notify.deliveries import DELIVERED, FAILED, SKIPPED, AlertsProvider, Delivery, DeliveryLog
 from emailbot.notify.generic import generic_payload, signed_request
 from emailbot.notify.http import HttpOutcome, RetryPolicy, send_with_retry
 from emailbot.notify.slack import slack_payload
 from emailbot.notify.teams_workflow import workflow_payload
-from emailbot.ops.alerts import Alert, AlertSink
+from emailbot.ops.alerts import Alert
 from emailbot.settings import WebhookTarget
 
 log = logging.getLogger(__name__)
-AlertsProvider = Callable[[], AlertSink]
 
 
 class WebhookNotifier:
@@ -53,7 +51,7 @@ class WebhookNotifier:
         if await self.deliveries.is_disabled(self.name):
             await self._record(key, notice, Delivery(SKIPPED, error="target is disabled"))
             raise NotifyError(f"webhook {self.name} is disabled", permanent=True)
-        raw, headers = self._request(notice, key)
+        raw, headers = await self._request(notice, key)
         outcome = await send_with_retry(lambda: self._post(raw, headers), self.policy)
         if outcome.ok:
             reference = f"HTTP {outcome.status}"
@@ -63,11 +61,12 @@ class WebhookNotifier:
         await self._disable(outcome)
         raise NotifyError(f"webhook {self.name}: {outcome.error}", permanent=True)
 
-    def _request(self, notice: EscalationNotice, key: str) -> tuple[bytes, dict[str, str]]:
+    async def _request(self, notice: EscalationNotice, key: str) -> tuple[bytes, dict[str, str]]:
         if self.target.kind == "generic":
             return signed_request(generic_payload(notice), self.secret, key)
-        kind = self.target.kind
-        body: dict[str, Any] = workflow_payload(notice) if kind == "teams_workflow" else slack_payload(notice)
+        body: dict[str, Any] = slack_payload(notice)
+        if self.target.kind == "teams_workflow":
+            body = workflow_payload(notice, await self.deliveries.chat_of(notice.escalation_id))
         return json.dumps(body, ensure_ascii=False).encode(), {"Content-Type": "application/json"}
 
     async def _post(self, raw: bytes, headers: dict[str, str]) -> httpx.Response:
