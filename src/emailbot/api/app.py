@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from emailbot import __version__
-from emailbot.api import config, emails, processing, system
+from emailbot.api import config, emails, notifications, processing, system
 from emailbot.api.errors import install_error_handling
 from emailbot.runtime import Runtime
 
@@ -31,6 +31,6 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handling(app)
-    for module in (system, processing, emails, config):
+    for module in (system, processing, emails, config, notifications):
         app.include_router(module.router)
     return app
