@@ -8,7 +8,8 @@ email is processed twice. Messages already stored, and messages already read (by
 its own changes come back through delta), are skipped without being downloaded.
 
 Writing: replies (`reply` with the text as the message body), drafts (`createReply`), categories, flag, read and
-move all go through `$batch`. Replies and drafts are created at most once per idempotency key: see `_once`.
+move all go through `$batch`. Replies and drafts carry their idempotency key in an `X-EmailBot-Key` header and
+are created at most once per key: see `_once`.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ log = logging.getLogger(__name__)
 
 NAME = "graph"
 CATEGORY_PREFIX = "EmailBot/"
-KEY_PROPERTY = "String {6e2d3b1a-5f0c-4d8e-9a37-2c1b0e8f4a65} Name EmailBotIdempotencyKey"
-"""A named MAPI property set on every reply and draft EmailBot creates, holding the effect's idempotency key."""
-DELTA_SELECT = "id,receivedDateTime,isRead,categories,subject"
+KEY_HEADER = "X-EmailBot-Key"
+"""An Internet header on every reply and draft EmailBot creates, holding the effect's idempotency key."""
+DELTA_SELECT = "id,receivedDateTime,isRead,categories,conversationId"
 RESYNC_CODES = ("syncStateNotFound", "syncStateInvalid", "resyncRequired")
 
 
@@ -63,6 +64,7 @@ class GraphUserMailbox:
         self._link_after_ack: str | None = None
         self._round_done = False
         self._categories: dict[str, list[str]] = {}
+        self._conversations: dict[str, str] = {}
         self.last_sync_at: datetime | None = None
         self.resyncs = 0
 
@@ -138,6 +140,8 @@ class GraphUserMailbox:
         fresh = [item for item in items if "@removed" not in item and item.get("id") and not item.get("isRead", False)]
         for item in fresh:
             self._categories[str(item["id"])] = [str(c) for c in item.get("categories") or []]
+            if item.get("conversationId"):
+                self._conversations[str(item["id"])] = str(item["conversationId"])
         known = await self.state.known_source_ids([self.source_id(str(item["id"])) for item in fresh])
         return [item for item in fresh if self.source_id(str(item["id"])) not in known]
 
@@ -168,7 +172,7 @@ class GraphUserMailbox:
             await self.client.batched(self.address, [request], idempotent=False, what="send a reply")
             return f"reply:{key}"
 
-        return await self._once(key, send, draft_ok=False)
+        return await self._once(message_id, key, send, draft_ok=False)
 
     async def save_draft(self, message_id: str, draft: OutgoingMessage, key: str) -> str:
         async def create() -> str:
@@ -177,7 +181,7 @@ class GraphUserMailbox:
             [response] = await self.client.batched(self.address, [request], idempotent=False, what="save a draft")
             return str(response.json().get("id", f"draft:{key}"))
 
-        return await self._once(key, create, draft_ok=True)
+        return await self._once(message_id, key, create, draft_ok=True)
 
     async def mark_handled(self, message_id: str, category: str, *, flagged: bool) -> None:
         """Read, categorized `EmailBot/<category>` next to any category a person set, flagged when asked, moved."""
@@ -209,7 +213,7 @@ class GraphUserMailbox:
         [response] = await self.client.batched(self.address, [request], what="read categories")
         return [str(c) for c in response.json().get("categories") or []]
 
-    async def _once(self, key: str, create: Callable[[], Awaitable[str]], *, draft_ok: bool) -> str:
+    async def _once(self, message_id: str, key: str, create: Callable[[], Awaitable[str]], *, draft_ok: bool) -> str:
         """Create a reply or draft at most once for `key`, across retries and crashes.
 
         A marker is stored before the request and replaced by the result after it. A later call that finds the
@@ -222,7 +226,7 @@ class GraphUserMailbox:
         if marker and marker.startswith("done:"):
             return marker.removeprefix("done:")
         if marker == SENDING:
-            found = await self._tagged(key)
+            found = await self._tagged(message_id, key)
             if found is not None:
                 reference = await self._finish_found(found, draft_ok=draft_ok)
                 await self.state.put(self.address, kind, f"done:{reference}")
@@ -237,16 +241,24 @@ class GraphUserMailbox:
         await self.state.put(self.address, kind, f"done:{reference}")
         return reference
 
-    async def _tagged(self, key: str) -> dict[str, Any] | None:
-        """A message in the mailbox (any folder) carrying `key`, or None."""
-        escaped = key.replace("'", "''")
+    async def _tagged(self, message_id: str, key: str) -> dict[str, Any] | None:
+        """A reply or draft in the thread of `message_id` (any folder) carrying `key` in its header, or None."""
+        conversation = self._conversations.get(message_id)
+        if conversation is None:
+            request = GraphRequest("GET", f"{self._message(message_id)}?$select=conversationId")
+            original = await self.client.call(self.address, request, what="read the thread of a message")
+            conversation = str(original.json().get("conversationId", ""))
+        escaped = conversation.replace("'", "''")
         url = (
-            f"{self._user}/messages?$filter=singleValueExtendedProperties/any(ep: ep/id eq '{KEY_PROPERTY}' "
-            f"and ep/value eq '{escaped}')&$select=id,isDraft&$top=1"
+            f"{self._user}/messages?$filter=conversationId eq '{escaped}'"
+            "&$select=id,isDraft,internetMessageHeaders&$top=100"
         )
         response = await self.client.call(self.address, GraphRequest("GET", url), what="look for an earlier attempt")
-        found = response.json().get("value") or []
-        return found[0] if found else None
+        for message in response.json().get("value") or []:
+            headers = message.get("internetMessageHeaders") or []
+            if any(h.get("name", "").lower() == KEY_HEADER.lower() and h.get("value") == key for h in headers):
+                return dict(message)
+        return None
 
     async def _finish_found(self, found: dict[str, Any], *, draft_ok: bool) -> str:
         """An earlier attempt left `found`: a draft is the result itself, or sent if a reply was wanted."""
@@ -263,7 +275,7 @@ class GraphUserMailbox:
                 {"emailAddress": {"address": a.email, **({"name": a.name} if a.name else {})}} for a in message.to
             ],
             "body": {"contentType": content_type, "content": content},
-            "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": key}],
+            "internetMessageHeaders": [{"name": KEY_HEADER, "value": key}],
         }
 
     def _message(self, message_id: str) -> str:
