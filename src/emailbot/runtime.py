@@ -42,6 +42,9 @@ class Runtime:
 
     async def close(self) -> None:
         await self.engine.stop()
+        close_mailbox = getattr(self.mailbox, "aclose", None)
+        if close_mailbox is not None:
+            await close_mailbox()
         if self.notifications is not None:
             await self.notifications.aclose()
         await self.db.dispose()
@@ -50,7 +53,7 @@ class Runtime:
 def build_runtime(settings: Settings) -> Runtime:
     taxonomy = load_taxonomy(settings.taxonomy_file)
     db = Database(settings.database_url)
-    mailbox = open_mailbox(settings)
+    mailbox = open_mailbox(settings, db)
     classifier = build_classifier(settings)
     config = engine_config(settings, taxonomy)
     planner = Planner(

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
 
     # Mailbox
-    mailbox: Literal["local"] = "local"
+    mailbox: Literal["local", "graph"] = "local"
     local_mailbox_dir: Path = Path("./var/mailbox")
     mailbox_address: str = "helpdesk@example.com"
     mailbox_display_name: str = "IT Help Desk"
@@ -144,14 +144,26 @@ class Settings(BaseSettings):
     teams_delegated_scopes: list[str] = Field(
         default_factory=lambda: ["Chat.ReadWrite", "ChatMessage.Send", "User.Read"]
     )
-    graph_tenant_id: str | None = None
-    graph_client_id: str | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Microsoft 365 (EMAILBOT_MAILBOX=graph); see docs/m365-setup.md
+    graph_tenant_id: str = ""
+    graph_client_id: str = ""
     graph_client_secret: SecretStr | None = None
+    graph_client_certificate: Path | None = None
+    graph_client_certificate_thumbprint: str | None = None
     graph_authority_url: str = "https://login.microsoftonline.com"
     graph_base_url: str = "https://graph.microsoft.com/v1.0"
     graph_ca_bundle: Path | None = None
-
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    graph_mailbox: str = ""
+    graph_page_size: int = Field(default=50, ge=1, le=1000)
+    graph_max_concurrency: int = Field(default=4, ge=1, le=4)
+    graph_move_to: str | None = None
+    graph_notification_url: str = ""
+    graph_client_state: SecretStr | None = None
+    graph_subscription_minutes: int = Field(default=4200, ge=5, le=10080)
+    redis_url: str | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -229,10 +241,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _teams_needs_graph(self) -> Settings:
-        if self.teams_chats and not (self.graph_tenant_id and self.graph_client_id and self.graph_client_secret):
+        credential = self.graph_client_secret or self.graph_client_certificate
+        if self.teams_chats and not (self.graph_tenant_id and self.graph_client_id and credential):
             raise ValueError(
                 "teams_chats: EMAILBOT_TEAMS_CHATS needs EMAILBOT_GRAPH_TENANT_ID, EMAILBOT_GRAPH_CLIENT_ID "
-                "and EMAILBOT_GRAPH_CLIENT_SECRET"
+                "and EMAILBOT_GRAPH_CLIENT_SECRET (or EMAILBOT_GRAPH_CLIENT_CERTIFICATE)"
             )
         workflow = [t for t in self.notify_webhooks if t.kind == "teams_workflow"]
         if self.teams_chats and self.teams_post_as == "workflow" and not workflow:
@@ -241,6 +254,37 @@ class Settings(BaseSettings):
                 "EMAILBOT_NOTIFY_WEBHOOKS"
             )
         return self
+
+    @model_validator(mode="after")
+    def _graph_complete(self) -> Settings:
+        if self.mailbox != "graph":
+            return self
+        for name in ("graph_tenant_id", "graph_client_id", "graph_mailbox"):
+            if not str(getattr(self, name)).strip():
+                raise ValueError(f"{name}: required when EMAILBOT_MAILBOX=graph")
+        certificate = self.graph_client_certificate
+        if self.graph_client_secret is None and certificate is None:
+            raise ValueError(
+                "graph_client_secret: set EMAILBOT_GRAPH_CLIENT_SECRET or EMAILBOT_GRAPH_CLIENT_CERTIFICATE "
+                "when EMAILBOT_MAILBOX=graph"
+            )
+        if certificate is not None and not Path(certificate).is_file():
+            raise ValueError(
+                "graph_client_certificate: no such file (a PEM file holding the private key and certificate)"
+            )
+        if self.graph_ca_bundle is not None and not Path(self.graph_ca_bundle).is_file():
+            raise ValueError("graph_ca_bundle: no such file")
+        for name in ("graph_authority_url", "graph_base_url"):
+            if not getattr(self, name).startswith("https://"):
+                raise ValueError(f"{name}: must be an https:// URL")
+        if self.graph_notification_url and not self.graph_notification_url.startswith(("https://", "http://")):
+            raise ValueError("graph_notification_url: must be the public http(s) URL of /notifications/graph")
+        return self
+
+    @property
+    def graph_mailboxes(self) -> tuple[str, ...]:
+        """EMAILBOT_GRAPH_MAILBOX: one address or several, comma-separated."""
+        return tuple(dict.fromkeys(part.strip().lower() for part in self.graph_mailbox.split(",") if part.strip()))
 
     @property
     def thresholds(self) -> Thresholds:

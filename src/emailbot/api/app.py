@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from emailbot import __version__
-from emailbot.api import config, emails, escalations, notification_targets, processing, system
+from emailbot.api import config, emails, escalations, notification_targets, notifications, processing, system
 from emailbot.api.errors import install_error_handling
 from emailbot.runtime import Runtime
 
@@ -31,7 +31,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handling(app)
-    for module in (system, processing, emails, config):
+    for module in (system, processing, emails, config, notifications):
         app.include_router(module.router)
     for module in (escalations, notification_targets):
         app.include_router(module.router)

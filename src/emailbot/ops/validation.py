@@ -58,7 +58,27 @@ async def validate_environment(runtime: Runtime) -> Validation:
 
 def checks() -> dict[str, Check]:
     """Every validation by its name in the response; each part of EmailBot adds its own here."""
-    return {"environment": validate_environment}
+    return {"environment": validate_environment, "m365": validate_m365, "email_access": validate_email_access}
+
+
+async def validate_m365(runtime: Runtime) -> Validation:
+    """Microsoft 365 credentials and application permissions (EMAILBOT_MAILBOX=graph)."""
+    if runtime.settings.mailbox != "graph":
+        return Validation(SKIPPED, "EMAILBOT_MAILBOX is not graph")
+    from emailbot.mail.graph.status import validate_m365 as check
+
+    mailbox: Any = runtime.mailbox
+    return Validation(*await check(mailbox))
+
+
+async def validate_email_access(runtime: Runtime) -> Validation:
+    """Each configured Microsoft 365 mailbox can be read."""
+    if runtime.settings.mailbox != "graph":
+        return Validation(SKIPPED, "EMAILBOT_MAILBOX is not graph")
+    from emailbot.mail.graph.status import validate_email_access as check
+
+    mailbox: Any = runtime.mailbox
+    return Validation(*await check(mailbox))
 
 
 async def validate_configuration(runtime: Runtime) -> tuple[str, dict[str, Validation]]:
