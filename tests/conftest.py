@@ -19,7 +19,7 @@ from emailbot.store.db import Database
 from emailbot.store.migrate import upgrade
 from emailbot.store.tables import Base
 
-pytest_plugins = ["tests.runtime_fixtures", "tests.fakes.smtp", "tests.fakes.webhooks"]
+pytest_plugins = ["tests.runtime_fixtures", "tests.fakes.smtp", "tests.fakes.m365", "tests.fakes.webhooks"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
