@@ -17,6 +17,7 @@ from typing import Any
 
 import jwt
 import msal  # type: ignore[import-untyped]
+import requests
 
 from emailbot.mail.graph.auth import RENEW_BEFORE_SECONDS, Token
 from emailbot.mail.graph.errors import GraphAuthError, advice_for_token_error
@@ -100,12 +101,11 @@ class DelegatedTokens:
 
     def _application(self, cache: msal.SerializableTokenCache) -> msal.PublicClientApplication:
         settings = self.settings
-        verify: bool | str = str(settings.graph_ca_bundle) if settings.graph_ca_bundle else True
         return msal.PublicClientApplication(
             self.client_id,
             authority=self.authority,
             token_cache=cache,
-            verify=verify,
+            http_client=_http_session(settings),
             timeout=30,
             instance_discovery=settings.graph_authority_url.startswith("https://login.microsoftonline.com"),
         )
@@ -126,6 +126,16 @@ class DelegatedTokens:
             raise GraphAuthError(self.last_error, permanent=bool(result))
         self.last_error = None
         return dict(result)
+
+
+def _http_session(settings: Settings) -> requests.Session:
+    """MSAL's HTTP session. With EMAILBOT_GRAPH_CA_BUNDLE it trusts exactly that CA: requests would otherwise let
+    REQUESTS_CA_BUNDLE from the environment override MSAL's `verify`."""
+    session = requests.Session()
+    if settings.graph_ca_bundle:
+        session.trust_env = False
+        session.verify = str(settings.graph_ca_bundle)
+    return session
 
 
 def _claims(access_token: str) -> dict[str, Any]:

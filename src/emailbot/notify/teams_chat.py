@@ -133,7 +133,7 @@ class TeamsChatNotifier:
         user_ids = dict(members.user_ids)
         if self.delegated is not None:
             # The service account posts the messages, so it must be in the chat.
-            account = await self._service_account_id()
+            account = await self.service_account_id()
             user_ids.setdefault(self.settings.teams_delegated_account or "service account", account)
         ids = list(dict.fromkeys(user_ids.values()))
         if not members.user_ids:
@@ -146,7 +146,7 @@ class TeamsChatNotifier:
         body = response.json()
         return ChatRef(str(body["id"]), body.get("webUrl"), tuple(members.user_ids), members.unknown)
 
-    async def _service_account_id(self) -> str:
+    async def service_account_id(self) -> str:
         assert self.delegated is not None
         token = await self.delegated[1].token()
         claims = jwt.decode(token.access_token, options={"verify_signature": False})
@@ -157,17 +157,21 @@ class TeamsChatNotifier:
     async def _post(self, chat: ChatRef, notice: EscalationNotice, key: str) -> str | None:
         if self.delegated is None:
             return None  # the Teams Workflows webhook posts the card into the chat
-        graph = self.delegated[0]
         if await self._tried_before(key):
-            posted = await self._find_posted(graph, chat.chat_id, notice)
+            posted = await self._find_posted(self.delegated[0], chat.chat_id, notice)
             if posted is not None:
                 return posted
+        return await self.post_message(chat.chat_id, notice, chat.unknown)
+
+    async def post_message(self, chat_id: str, notice: EscalationNotice, unknown: tuple[str, ...] = ()) -> str:
+        if self.delegated is None:
+            raise NotifyError("no delegated service account is configured to post messages", permanent=True)
         request = GraphRequest(
             "POST",
-            f"/chats/{quote(chat.chat_id, safe='')}/messages",
-            {"body": {"contentType": "html", "content": context_message(notice, chat.unknown)}},
+            f"/chats/{quote(chat_id, safe='')}/messages",
+            {"body": {"contentType": "html", "content": context_message(notice, unknown)}},
         )
-        response = await graph.call(TEAMS_SLOT, request, idempotent=False, what="post the escalation message")
+        response = await self.delegated[0].call(TEAMS_SLOT, request, idempotent=False, what="post the message")
         return str(response.json().get("id", ""))
 
     async def _tried_before(self, key: str) -> bool:

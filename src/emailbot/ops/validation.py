@@ -58,7 +58,12 @@ async def validate_environment(runtime: Runtime) -> Validation:
 
 def checks() -> dict[str, Check]:
     """Every validation by its name in the response; each part of EmailBot adds its own here."""
-    return {"environment": validate_environment, "m365": validate_m365, "email_access": validate_email_access}
+    return {
+        "environment": validate_environment,
+        "m365": validate_m365,
+        "email_access": validate_email_access,
+        "teams": validate_teams,
+    }
 
 
 async def validate_m365(runtime: Runtime) -> Validation:
@@ -79,6 +84,13 @@ async def validate_email_access(runtime: Runtime) -> Validation:
 
     mailbox: Any = runtime.mailbox
     return Validation(*await check(mailbox))
+
+
+async def validate_teams(runtime: Runtime) -> Validation:
+    """Teams escalation chats: application permissions, the posting account, the escalation members."""
+    from emailbot.notify.teams_check import validate_teams as check
+
+    return Validation(*await check(runtime))
 
 
 async def validate_configuration(runtime: Runtime) -> tuple[str, dict[str, Validation]]:
