@@ -77,7 +77,7 @@ class Faults:
     mailbox_concurrency_limit: int = 4
     mailbox_budget_requests: int = 10_000
     mailbox_budget_window_seconds: float = 600.0
-    fail_next: deque[int] = field(default_factory=deque)  # statuses for the next calls, in order
+    fail_next: deque[int] = field(default_factory=deque)  # statuses for the next calls in order; <400 lets one pass
     seed: int | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -692,7 +692,8 @@ class SandboxState:
         """The status an injected failure answers for this call, or None."""
         with self.lock:
             if self.faults.fail_next:
-                return self.faults.fail_next.popleft()
+                status = self.faults.fail_next.popleft()
+                return status if status >= 400 else None
             if self.faults.failure_rate > 0 and self._random.random() < self.faults.failure_rate:
                 return self._random.choice(self.faults.failure_statuses)
             return None

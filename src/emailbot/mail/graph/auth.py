@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import msal  # type: ignore[import-untyped]
 from cryptography import x509
@@ -54,6 +56,7 @@ class TokenProvider:
         self._app: msal.ConfidentialClientApplication | None = None
         self._redis_url = settings.redis_url
         self._token: Token | None = None
+        self._http: _MsalHttpClient | None = None
         self._lock = asyncio.Lock()
         self.last_error: str | None = None
 
@@ -105,19 +108,31 @@ class TokenProvider:
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
             settings = self._settings
-            verify: bool | str = str(settings.graph_ca_bundle) if settings.graph_ca_bundle else True
             self._app = msal.ConfidentialClientApplication(
                 self.client_id,
                 client_credential=client_credential(settings),
                 authority=self._authority,
                 token_cache=self._cache,
-                verify=verify,
-                timeout=30,
+                # An httpx client rather than MSAL's `verify=`: requests ignores that whenever REQUESTS_CA_BUNDLE
+                # is set, and the CA bundle setting must win.
+                http_client=self._http_client(),
                 # Outside Microsoft's clouds (a sovereign or test authority) MSAL must not ask
                 # login.microsoftonline.com about the authority first.
                 instance_discovery=settings.graph_authority_url.startswith("https://login.microsoftonline.com"),
             )
         return self._app
+
+    def _http_client(self) -> _MsalHttpClient:
+        if self._http is None:
+            bundle = self._settings.graph_ca_bundle
+            verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(bundle)) if bundle else True
+            self._http = _MsalHttpClient(httpx.Client(verify=verify, timeout=30))
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def _load_shared_cache(self) -> None:
         if not self._redis_url:
@@ -142,6 +157,28 @@ class TokenProvider:
         import redis
 
         return redis.Redis.from_url(str(self._redis_url), socket_timeout=5)
+
+
+class _MsalHttpClient:
+    """The requests-like client MSAL expects, on httpx.
+
+    MSAL hands form values over as it made them, and its certificate assertion is bytes: requests sends bytes as
+    they are, httpx would send their repr, so form values are decoded here.
+    """
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(url, **kwargs)
+
+    def post(self, url: str, *, data: Any = None, **kwargs: Any) -> httpx.Response:
+        if isinstance(data, dict):
+            data = {key: value.decode() if isinstance(value, bytes) else value for key, value in data.items()}
+        return self.client.post(url, data=data, **kwargs)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def client_credential(settings: Settings) -> str | dict[str, str]:

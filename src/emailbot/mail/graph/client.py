@@ -36,6 +36,7 @@ BASE_DELAY = 0.5
 MAX_DELAY = 30.0
 MAX_RETRY_AFTER = 300.0
 BATCH_LINGER_SECONDS = 0.02
+TOKEN_RENEWALS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class GraphClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        self.tokens.close()
 
     @property
     def total_requests(self) -> int:
@@ -125,8 +127,8 @@ class GraphClient:
                     continue
                 done.extend(responses[:index])
                 remaining = remaining[index:]
-                if response.status == 401 and attempt == 1:
-                    await self.tokens.token(force_refresh=True)
+                if response.status == 401 and attempt <= TOKEN_RENEWALS:
+                    await self._renew_token(attempt)
                     break
                 await self._pause_or_raise(self._error_of(response, label), attempt, idempotent=idempotent)
                 break
@@ -171,11 +173,17 @@ class GraphClient:
                 continue
             if response.status < 400:
                 return response
-            if response.status == 401 and attempt == 1:
-                await self.tokens.token(force_refresh=True)
+            if response.status == 401 and attempt <= TOKEN_RENEWALS:
+                await self._renew_token(attempt)
                 continue
             await self._pause_or_raise(self._error_of(response, what), attempt, idempotent=idempotent)
         raise AssertionError("unreachable")
+
+    async def _renew_token(self, attempt: int) -> None:
+        """Graph refused the token (expired or revoked early): get a new one, pausing if that already failed."""
+        if attempt > 1:
+            await asyncio.sleep(backoff_delay(attempt, None))
+        await self.tokens.token(force_refresh=True)
 
     def _error_of(self, response: GraphResponse, what: str) -> GraphError:
         return graph_error(response.status, response.body, what, retry_after=retry_after_seconds(response.headers))

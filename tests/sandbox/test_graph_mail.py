@@ -1,0 +1,207 @@
+"""Graph's mail routes on the sandbox, through httpx over HTTPS with tokens from the real MSAL."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.fakes.m365 import M365Sandbox
+
+IMMUTABLE = {"Prefer": 'IdType="ImmutableId"'}
+
+
+def _error_code(response: httpx.Response) -> str:
+    body = response.json()["error"]
+    assert set(body["innerError"]) >= {"date", "request-id", "client-request-id"}
+    return str(body["code"])
+
+
+def test_users_by_upn_and_filter(m365_sandbox: M365Sandbox) -> None:
+    with m365_sandbox.graph() as graph:
+        user = graph.get(f"/users/{m365_sandbox.mailbox}", params={"$select": "displayName,mail"})
+        filtered = graph.get("/users", params={"$filter": f"mail eq '{m365_sandbox.mailbox}'"})
+        missing = graph.get("/users/nobody@contoso.onmicrosoft.com")
+
+    assert {k: v for k, v in user.json().items() if not k.startswith("@")} == {
+        "displayName": "Contoso Support",
+        "mail": m365_sandbox.mailbox,
+    }
+    assert [u["mail"] for u in filtered.json()["value"]] == [m365_sandbox.mailbox]
+    assert missing.status_code == 404
+    assert _error_code(missing) == "Request_ResourceNotFound"
+
+
+def test_missing_wrong_and_expired_tokens_get_401(m365_sandbox: M365Sandbox) -> None:
+    path = f"{m365_sandbox.base_url}/users/{m365_sandbox.mailbox}/mailFolders"
+    with httpx.Client(verify=m365_sandbox.ssl_context()) as plain:
+        missing = plain.get(path)
+        forged = plain.get(path, headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."})
+    with m365_sandbox.graph() as graph:
+        before = graph.get(path)
+        m365_sandbox.state.expire_all_tokens()
+        after = graph.get(path)
+
+    assert [missing.status_code, forged.status_code, before.status_code, after.status_code] == [401, 401, 200, 401]
+    assert _error_code(missing) == _error_code(forged) == _error_code(after) == "InvalidAuthenticationToken"
+    assert "expired" in after.json()["error"]["message"]
+
+
+def test_a_missing_permission_is_access_denied(m365_sandbox: M365Sandbox) -> None:
+    m365_sandbox.state.set_app_permissions(["Mail.Read"])
+    message_id = m365_sandbox.deliver_email()
+    with m365_sandbox.graph() as graph:
+        read = graph.get(f"/users/{m365_sandbox.mailbox}/messages/{message_id}")
+        write = graph.patch(f"/users/{m365_sandbox.mailbox}/messages/{message_id}", json={"isRead": True})
+        users = graph.get("/users")
+
+    assert read.status_code == 200
+    assert write.status_code == 403
+    assert _error_code(write) == "ErrorAccessDenied"
+    assert _error_code(users) == "Authorization_RequestDenied"
+
+
+def test_mailbox_not_enabled_and_application_access_policy(m365_sandbox: M365Sandbox) -> None:
+    other = m365_sandbox.state.add_user("sales@contoso.onmicrosoft.com").mail
+    m365_sandbox.state.set_mailbox_enabled(m365_sandbox.mailbox, enabled=False)
+    m365_sandbox.state.restrict_app_to_mailboxes([m365_sandbox.mailbox])
+    with m365_sandbox.graph() as graph:
+        disabled = graph.get(f"/users/{m365_sandbox.mailbox}/mailFolders/inbox")
+        blocked = graph.get(f"/users/{other}/mailFolders/inbox")
+
+    assert disabled.status_code == 404
+    assert _error_code(disabled) == "MailboxNotEnabledForRESTAPI"
+    assert blocked.status_code == 403
+    assert "AccessPolicy" in blocked.json()["error"]["message"]
+
+
+def test_list_with_select_top_and_next_link(m365_sandbox: M365Sandbox) -> None:
+    for n in range(5):
+        m365_sandbox.deliver_email(subject=f"Question {n}")
+    with m365_sandbox.graph() as graph:
+        first = graph.get(
+            f"/users/{m365_sandbox.mailbox}/mailFolders/inbox/messages",
+            params={"$select": "subject,isRead", "$top": "3", "$orderby": "receivedDateTime asc"},
+        )
+        second = graph.get(first.json()["@odata.nextLink"])
+        bad = graph.get(f"/users/{m365_sandbox.mailbox}/messages", params={"$select": "subjekt"})
+
+    subjects = [m["subject"] for m in first.json()["value"] + second.json()["value"]]
+    assert subjects == [f"Question {n}" for n in range(5)]
+    assert set(first.json()["value"][0]) == {"@odata.etag", "id", "subject", "isRead"}
+    assert "@odata.nextLink" not in second.json()
+    assert bad.status_code == 400
+
+
+def test_message_json_shape_headers_and_raw_mime(m365_sandbox: M365Sandbox) -> None:
+    raw = (
+        b"From: Ann Lee <ann@example.com>\r\nTo: support@contoso.onmicrosoft.com\r\nCc: bob@example.com\r\n"
+        b"Subject: VPN down\r\nMessage-ID: <vpn-1@example.com>\r\nX-Ticket: 42\r\nContent-Type: text/html\r\n\r\n"
+        b"<p>The VPN <b>drops</b> every hour.</p>\r\n"
+    )
+    message_id = m365_sandbox.deliver(raw)
+    with m365_sandbox.graph() as graph:
+        full = graph.get(f"/users/{m365_sandbox.mailbox}/messages/{message_id}").json()
+        headers = graph.get(
+            f"/users/{m365_sandbox.mailbox}/messages/{message_id}",
+            params={"$select": "internetMessageHeaders,uniqueBody"},
+        ).json()
+        as_text = graph.get(
+            f"/users/{m365_sandbox.mailbox}/messages/{message_id}",
+            headers={"Prefer": 'outlook.body-content-type="text"'},
+        ).json()
+        mime = graph.get(f"/users/{m365_sandbox.mailbox}/messages/{message_id}/$value")
+
+    assert full["from"] == {"emailAddress": {"name": "Ann Lee", "address": "ann@example.com"}}
+    assert full["ccRecipients"] == [{"emailAddress": {"name": "bob@example.com", "address": "bob@example.com"}}]
+    assert full["body"]["contentType"] == "html"
+    assert full["bodyPreview"] == "The VPN drops every hour."
+    assert full["internetMessageId"] == "<vpn-1@example.com>"
+    assert full["flag"] == {"flagStatus": "notFlagged"}
+    assert full["isRead"] is False
+    assert full["isDraft"] is False
+    assert "internetMessageHeaders" not in full
+    assert "uniqueBody" not in full
+    assert {"name": "X-Ticket", "value": "42"} in headers["internetMessageHeaders"]
+    assert as_text["body"] == {"contentType": "text", "content": "The VPN drops every hour."}
+    assert mime.content == raw
+
+
+def test_patch_categories_flag_and_read_are_visible_in_state(m365_sandbox: M365Sandbox) -> None:
+    message_id = m365_sandbox.deliver_email()
+    with m365_sandbox.graph() as graph:
+        response = graph.patch(
+            f"/users/{m365_sandbox.mailbox}/messages/{message_id}",
+            json={"categories": ["EmailBot: billing"], "flag": {"flagStatus": "flagged"}, "isRead": True},
+        )
+        bad = graph.patch(f"/users/{m365_sandbox.mailbox}/messages/{message_id}", json={"subject": "changed"})
+
+    stored = m365_sandbox.state.message(message_id)
+    assert response.status_code == 200
+    assert (stored.categories, stored.flag_status, stored.is_read) == (["EmailBot: billing"], "flagged", True)
+    assert bad.status_code == 400
+
+
+def test_move_changes_the_regular_id_but_not_the_immutable_one(m365_sandbox: M365Sandbox) -> None:
+    first, second = m365_sandbox.deliver_email(subject="one"), m365_sandbox.deliver_email(subject="two")
+    box = m365_sandbox.mailbox
+    with m365_sandbox.graph() as graph:
+        regular_id = graph.get(f"/users/{box}/messages/{first}").json()["id"]
+        moved = graph.post(f"/users/{box}/messages/{regular_id}/move", json={"destinationId": "archive"})
+        stale = graph.get(f"/users/{box}/messages/{regular_id}")
+        moved_immutable = graph.post(
+            f"/users/{box}/messages/{second}/move", json={"destinationId": "archive"}, headers=IMMUTABLE
+        )
+
+    assert moved.status_code == 201
+    assert moved.json()["id"] != regular_id
+    assert stale.status_code == 404
+    assert _error_code(stale) == "ErrorItemNotFound"
+    assert moved_immutable.json()["id"] == second
+    assert moved_immutable.headers["Preference-Applied"] == 'IdType="ImmutableId"'
+    archive = m365_sandbox.state.user().folder("archive")
+    assert archive is not None
+    assert moved_immutable.json()["parentFolderId"] == archive.id
+    assert [m.parsed.subject for m in m365_sandbox.state.messages_in("archive")] == ["one", "two"]
+
+
+def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M365Sandbox) -> None:
+    question = m365_sandbox.deliver_email(subject="Invoice", sender="Ann <ann@example.com>", message_id="<q1@ex.com>")
+    box = m365_sandbox.mailbox
+    with m365_sandbox.graph() as graph:
+        draft = graph.post(
+            f"/users/{box}/messages/{question}/createReply", json={"comment": "Draft answer"}, headers=IMMUTABLE
+        )
+        drafted = m365_sandbox.state.drafts()
+        sent = graph.post(f"/users/{box}/messages/{draft.json()['id']}/send")
+        replied = graph.post(f"/users/{box}/messages/{question}/reply", json={"comment": "Direct <answer>"})
+        mailed = graph.post(
+            f"/users/{box}/sendMail",
+            json={
+                "message": {
+                    "subject": "Escalation",
+                    "body": {"contentType": "Text", "content": "See above"},
+                    "toRecipients": [{"emailAddress": {"address": "lead@contoso.onmicrosoft.com"}}],
+                }
+            },
+        )
+        no_recipient = graph.post(f"/users/{box}/sendMail", json={"message": {"subject": "x"}})
+
+    assert draft.status_code == 201
+    assert draft.json()["isDraft"] is True
+    assert draft.json()["subject"] == "RE: Invoice"
+    assert draft.json()["toRecipients"][0]["emailAddress"]["address"] == "ann@example.com"
+    assert len(drafted) == 1
+    assert [sent.status_code, replied.status_code, mailed.status_code] == [202, 202, 202]
+    assert no_recipient.status_code == 400
+    assert m365_sandbox.state.drafts() == []
+    sent_items = m365_sandbox.state.sent_items()
+    assert [m.parsed.subject for m in sent_items] == ["RE: Invoice", "RE: Invoice", "Escalation"]
+    assert all(not m.is_draft for m in sent_items)
+    assert sent_items[1].parsed.in_reply_to == "<q1@ex.com>"
+    assert sent_items[1].unique_body == "Direct &lt;answer&gt;"
+    assert sent_items[0].conversation_id == m365_sandbox.state.message(question).conversation_id
+    assert [o["to"] for o in m365_sandbox.state.outgoing] == [
+        ["ann@example.com"],
+        ["ann@example.com"],
+        ["lead@contoso.onmicrosoft.com"],
+    ]
+    assert b"In-Reply-To: <q1@ex.com>" in sent_items[1].raw
