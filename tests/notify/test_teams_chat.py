@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from emailbot.notify.teams_auth import DelegatedTokens
 from emailbot.notify.teams_chat import TeamsChatNotifier
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.sandbox.state import Chat
-from emailbot.store.tables import EncryptedSecretRow
+from emailbot.store.tables import EncryptedSecretRow, ProcessingResultRow, utcnow
 from tests.escalations.helpers import deliver_and_process, deliveries, escalate_outage, escalations, result_of
 from tests.factories import rfc822
 from tests.fakes.alerts import RecordingAlertSink
 from tests.fakes.m365 import M365Sandbox
+from tests.fakes.webhooks import WebhookServer
 from tests.runtime_fixtures import settings_for
 
 MEMBERS = ("incident-manager@example.com", "it-manager@example.com")  # the default taxonomy's ESCALATION members
@@ -102,7 +104,8 @@ async def test_an_escalation_becomes_one_chat_with_the_members_and_the_context(
 
     [stored] = await escalations(teams_runtime)
     assert stored.chat_id == chat.id
-    assert stored.chat_url and chat.id in stored.chat_url
+    assert stored.chat_url is not None
+    assert chat.id in stored.chat_url
     assert stored.unknown_members == [GHOST]
     assert stored.notifier == "teams_chat"
     [record] = await deliveries(teams_runtime)
@@ -148,19 +151,56 @@ async def test_the_token_cache_is_stored_encrypted_and_refreshed(
     assert len(m365_sandbox.state.chat_list()[0].messages) == 1
 
 
-async def test_without_sign_in_the_chat_is_created_and_the_webhooks_carry_the_notice(
-    tmp_path: Path, database_url: str, m365_sandbox: M365Sandbox
+async def test_without_sign_in_nothing_is_half_done_and_the_webhook_carries_the_notice(
+    tmp_path: Path, database_url: str, m365_sandbox: M365Sandbox, webhooks: WebhookServer
 ) -> None:
     for address in MEMBERS:
         m365_sandbox.state.add_user(address)
-    settings = settings_for(tmp_path, database_url, **teams_settings(m365_sandbox))
+    slack = webhooks.add("/slack", "slack")
+    fallback = json.dumps([{"url": webhooks.url("/slack"), "kind": "slack", "name": "slack"}])
+    settings = settings_for(tmp_path, database_url, **teams_settings(m365_sandbox), notify_webhooks=fallback)
     runtime = build_runtime(settings)
     runtime.alerts = RecordingAlertSink()
     try:
         await escalate_outage(runtime)
-        [record] = await deliveries(runtime)
-        assert record.status == "failed"
-        assert "emailbot teams login" in (record.error or "")
-        assert m365_sandbox.state.chat_list() == []
+        records = {d.target: d for d in await deliveries(runtime)}
+        assert records["teams_chat"].status == "failed"
+        assert "emailbot teams login" in (records["teams_chat"].error or "")
+        assert records["slack"].status == "delivered"
+        assert len(slack.received) == 1
+        assert m365_sandbox.state.chat_list() == []  # no chat the service account could never post in
+        _, result = await result_of(runtime, "Production database is down")
+        assert result.status == "completed"
+        alerts = runtime.alerts.alerts  # type: ignore[attr-defined]
+        assert "Teams chat escalation failed" in [a.message for a in alerts]
     finally:
         await runtime.close()
+
+
+async def test_an_uncertain_post_is_retried_without_a_second_chat_or_message(
+    teams_runtime: Runtime, m365_sandbox: M365Sandbox
+) -> None:
+    """A gateway timeout on the message post (which may or may not have arrived) fails the attempt; the retry
+    finds the chat on the escalation and posts the message once."""
+    # Two user lookups (the unknown member is refused before faults apply) and the chat creation pass; the message
+    # post gets a 504.
+    m365_sandbox.state.set_faults(fail_next=[200, 200, 200, 504])
+    escalation = await escalate_outage(teams_runtime)
+    [record] = await deliveries(teams_runtime)
+    assert (record.status, record.http_status) == ("failed", 504)
+    [chat] = m365_sandbox.state.chat_list()
+    assert chat.messages == []
+
+    async with teams_runtime.db.transaction() as session:
+        await session.execute(
+            update(ProcessingResultRow)
+            .where(ProcessingResultRow.email_id == escalation.email_id)
+            .values(next_attempt_at=utcnow())
+        )
+    await teams_runtime.engine.drain()
+    [chat] = m365_sandbox.state.chat_list()
+    assert len(chat.messages) == 1
+    [record] = await deliveries(teams_runtime)
+    assert record.status == "partial"  # delivered, with the unknown member reported
+    _, result = await result_of(teams_runtime, "Production database is down")
+    assert result.status == "completed"

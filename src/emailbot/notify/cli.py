@@ -19,6 +19,9 @@ app = typer.Typer(help="Teams escalation chats: sign-in of the service account, 
 
 
 def _settings() -> Settings:
+    """The settings, with Teams chats on and the database schema current."""
+    from emailbot.store.migrate import upgrade
+
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -27,6 +30,8 @@ def _settings() -> Settings:
     if not settings.teams_chats:
         typer.echo("Teams chats are off: set EMAILBOT_TEAMS_CHATS=true and the EMAILBOT_GRAPH_* settings.", err=True)
         raise typer.Exit(2)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
     return settings
 
 
@@ -37,10 +42,7 @@ async def _teams_notifier(settings: Settings) -> AsyncIterator[TeamsChatNotifier
     from emailbot.notify.teams_chat import build_teams_chat_notifier
     from emailbot.ops.alerts import LogAlertSink
     from emailbot.store.db import Database
-    from emailbot.store.migrate import upgrade
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url)
     db = Database(settings.database_url)
     closers: list[Closer] = []
     try:

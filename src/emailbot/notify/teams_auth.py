@@ -40,7 +40,11 @@ class DelegatedTokens:
         self.account = settings.teams_delegated_account
         self._token: Token | None = None
         self._lock = asyncio.Lock()
+        self._session = _http_session(settings)
         self.last_error: str | None = None
+
+    def close(self) -> None:
+        self._session.close()
 
     @property
     def authority(self) -> str:
@@ -105,7 +109,7 @@ class DelegatedTokens:
             self.client_id,
             authority=self.authority,
             token_cache=cache,
-            http_client=_http_session(settings),
+            http_client=self._session,
             timeout=30,
             instance_discovery=settings.graph_authority_url.startswith("https://login.microsoftonline.com"),
         )
