@@ -204,3 +204,27 @@ async def test_an_uncertain_post_is_retried_without_a_second_chat_or_message(
     assert record.status == "partial"  # delivered, with the unknown member reported
     _, result = await result_of(teams_runtime, "Production database is down")
     assert result.status == "completed"
+
+
+async def test_workflow_mode_creates_the_chat_and_the_workflow_posts_the_card(
+    tmp_path: Path, database_url: str, m365_sandbox: M365Sandbox, webhooks: WebhookServer
+) -> None:
+    for address in MEMBERS:
+        m365_sandbox.state.add_user(address)
+    flow = webhooks.add("/workflow", "teams_workflow")
+    target = json.dumps([{"url": webhooks.url("/workflow"), "kind": "teams_workflow", "name": "flow"}])
+    overrides = teams_settings(m365_sandbox) | {"teams_post_as": "workflow", "notify_webhooks": target}
+    runtime = build_runtime(settings_for(tmp_path, database_url, **overrides))
+    runtime.alerts = RecordingAlertSink()
+    try:
+        escalation = await escalate_outage(runtime)
+    finally:
+        await runtime.close()
+    [chat] = m365_sandbox.state.chat_list()
+    assert member_addresses(m365_sandbox, chat) == set(MEMBERS)  # no service account in this mode
+    assert chat.messages == []  # Graph does not let the app post; the flow does
+    [request] = flow.received
+    assert request.json["emailbot"]["chat_id"] == chat.id
+    assert request.json["emailbot"]["escalation_id"] == escalation.id
+    records = {d.target: d.status for d in await deliveries(runtime)}
+    assert records == {"teams_chat": "partial", "flow": "delivered"}
