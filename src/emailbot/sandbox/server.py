@@ -97,8 +97,13 @@ class SandboxServer:
 
     def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sandbox = sandbox
-        self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without it every
+        # response (headers and body in two TLS records) waits 40 ms for the client's delayed ACK.
+        self._socket = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.host = host
         self.port = int(self._socket.getsockname()[1])
