@@ -64,6 +64,7 @@ class SandboxConfig:
     device_code_interval_seconds: int = 5
     device_code_lifetime_seconds: int = 900
     subscription_max_minutes: int = 10080  # Outlook message subscriptions: at most 7 days
+    subscription_validation_timeout_seconds: float = 10.0  # Graph waits 10 s for the validation token
 
 
 @dataclass

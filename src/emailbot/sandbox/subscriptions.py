@@ -20,7 +20,6 @@ from emailbot.sandbox.graph import Context, GraphError, GraphResponse, Router, o
 from emailbot.sandbox.state import SandboxState, Subscription, parse_graph_time, utcnow
 
 SUBSCRIPTION_PERMISSIONS = ("Mail.Read", "Mail.ReadWrite", "Mail.ReadBasic", "Mail.ReadBasic.All")
-VALIDATION_TIMEOUT_SECONDS = 10.0
 NOTIFICATION_TIMEOUT_SECONDS = 3.0  # Graph treats a slower endpoint as failing
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "missed", "subscriptionRemoved")
 _CHANGE_TYPES = {"created", "updated", "deleted"}
@@ -56,9 +55,10 @@ async def create_subscription(ctx: Context) -> GraphResponse:
             "Operation: Create; Exception: [Status Code: Forbidden; "
             "Reason: Access is denied. Check credentials and try again.]",
         )
-    await _validate_endpoint(notification_url)
+    timeout = ctx.state.config.subscription_validation_timeout_seconds
+    await _validate_endpoint(notification_url, timeout)
     if lifecycle_url:
-        await _validate_endpoint(lifecycle_url)
+        await _validate_endpoint(lifecycle_url, timeout)
     subscription = Subscription(
         id=str(uuid.uuid4()),
         app_id=ctx.token.app_id,
@@ -172,7 +172,7 @@ def _resource_target(ctx: Context, resource: str) -> tuple[str, str | None]:
     return user.id, None
 
 
-async def _validate_endpoint(url: str) -> None:
+async def _validate_endpoint(url: str, timeout: float) -> None:
     token = "Validation: Testing client application reachability for subscription Request-Id: " + str(uuid.uuid4())
     separator = "&" if "?" in url else "?"
     target = f"{url}{separator}validationToken={urllib.parse.quote(token)}"
@@ -181,7 +181,7 @@ async def _validate_endpoint(url: str) -> None:
         "request within 10 seconds, with the validation token as text/plain."
     )
     try:
-        async with httpx.AsyncClient(timeout=VALIDATION_TIMEOUT_SECONDS, verify=False) as client:  # noqa: S501
+        async with httpx.AsyncClient(timeout=timeout, verify=False) as client:  # noqa: S501
             response = await client.post(target, headers={"Content-Type": "text/plain; charset=utf-8"}, content=b"")
     except httpx.HTTPError:
         raise GraphError(400, "ValidationError", failure) from None
