@@ -183,5 +183,14 @@ def _mount_model_commands() -> None:
 
 _mount_model_commands()
 
+
+def _mount_sandbox_command() -> None:
+    from emailbot.sandbox.cli import sandbox
+
+    app.command(name="sandbox")(sandbox)
+
+
+_mount_sandbox_command()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
