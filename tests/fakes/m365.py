@@ -42,7 +42,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from email.message import EmailMessage
+from email.header import Header
 from pathlib import Path
 
 import httpx
@@ -188,14 +188,19 @@ class M365Sandbox:
         message_id: str | None = None,
         mailbox: str | None = None,
     ) -> str:
-        message = EmailMessage()
-        message["From"] = sender
-        message["To"] = mailbox or self.mailbox
-        message["Subject"] = subject
-        message["Date"] = email.utils.formatdate(localtime=False)
-        message["Message-ID"] = message_id or f"<{uuid.uuid4().hex}@example.com>"
-        message.set_content(body, subtype="html" if html else "plain")
-        return self.deliver(message.as_bytes(), mailbox=mailbox)
+        # Composed by hand: EmailMessage's header objects cost milliseconds a message, felt in 1,000-mail bursts.
+        headers = [
+            ("From", sender),
+            ("To", mailbox or self.mailbox),
+            ("Subject", Header(subject, "utf-8").encode() if not subject.isascii() else subject),
+            ("Date", email.utils.formatdate(localtime=False)),
+            ("Message-ID", message_id or f"<{uuid.uuid4().hex}@example.com>"),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", f"text/{'html' if html else 'plain'}; charset=utf-8"),
+            ("Content-Transfer-Encoding", "8bit"),
+        ]
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+        return self.deliver(head.encode() + b"\r\n" + body.replace("\n", "\r\n").encode() + b"\r\n", mailbox=mailbox)
 
     @staticmethod
     def wait_for(predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.02) -> None:
