@@ -23,6 +23,7 @@ class Receiver:
     def __init__(self) -> None:
         self.echo = True  # echo the validation token as text/plain
         self.delay_seconds = 0.0  # how long the handshake answer takes
+        self.failures_left = 0  # notifications to answer with 500 before accepting
         self.validations: list[str] = []
         self.notifications: list[dict[str, Any]] = []
         receiver = self
@@ -38,6 +39,10 @@ class Receiver:
                     time.sleep(receiver.delay_seconds)  # the fault under test: a slow endpoint
                     answer = token if receiver.echo else "nope"
                     self._reply(200, answer.encode(), "text/plain")
+                    return
+                if receiver.failures_left > 0:
+                    receiver.failures_left -= 1
+                    self._reply(500, b"", "text/plain")
                     return
                 receiver.notifications.append(json.loads(body))
                 self._reply(202, b"", "text/plain")
@@ -55,7 +60,7 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
         self.lifecycle_url = f"http://127.0.0.1:{self.server.server_address[1]}/lifecycle"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def close(self) -> None:
@@ -161,9 +166,21 @@ def test_renew_delete_and_no_notification_after_delete(m365_sandbox: M365Sandbox
     assert receiver.notifications == []
 
 
+def test_a_failed_notification_is_retried(m365_sandbox: M365Sandbox, receiver: Receiver) -> None:
+    receiver.failures_left = 1
+    with m365_sandbox.graph() as graph:
+        subscription_id = graph.post("/subscriptions", json=_subscription(m365_sandbox, receiver)).json()["id"]
+    m365_sandbox.deliver_email()
+    m365_sandbox.wait_for(lambda: receiver.notifications)
+
+    deliveries = m365_sandbox.state.subscriptions[subscription_id].deliveries
+    assert [(d["status"], d["attempt"]) for d in deliveries] == [(500, 1), (202, 2)]
+
+
 def test_lifecycle_events_reach_the_lifecycle_url(m365_sandbox: M365Sandbox, receiver: Receiver) -> None:
     with m365_sandbox.graph() as graph:
         subscription_id = graph.post("/subscriptions", json=_subscription(m365_sandbox, receiver)).json()["id"]
+        reauthorized = graph.post(f"/subscriptions/{subscription_id}/reauthorize")
 
     for event in ("reauthorizationRequired", "missed", "subscriptionRemoved"):
         m365_sandbox.notifier.lifecycle(subscription_id, event)
@@ -173,3 +190,4 @@ def test_lifecycle_events_reach_the_lifecycle_url(m365_sandbox: M365Sandbox, rec
     assert events == ["reauthorizationRequired", "missed", "subscriptionRemoved"]
     assert all(n["value"][0]["clientState"] == "s3cret-state" for n in receiver.notifications)
     assert subscription_id not in m365_sandbox.state.subscriptions
+    assert reauthorized.status_code == 204
