@@ -25,7 +25,9 @@ What `M365Sandbox` gives (stable API: the connector's tests rely on it):
 - `state` (`SandboxState`): `messages_in(folder)`, `sent_items()`, `drafts()`, `message(id)`, `outgoing`,
   `chat_list()`, `subscriptions`, `notification_log`, `request_counts()`, `request_total()`, `reset_request_log()`,
   `set_faults(failure_rate=…, failure_statuses=…, retry_after_seconds=…, latency_seconds=…,
-  mailbox_concurrency_limit=…, mailbox_budget_requests=…, mailbox_budget_window_seconds=…, fail_next=[…], seed=…)`,
+  mailbox_concurrency_limit=…, mailbox_budget_requests=…, mailbox_budget_window_seconds=…, fail_next=[…],
+  token_fail_next=[…], seed=…)` (MSAL raises MsalServiceError on a token 5xx and holds back retries for
+  Retry-After seconds, 5 without it),
   `clear_faults()`, `expire_all_tokens()`, `expire_delta_tokens()`, `set_app_permissions(roles)`,
   `set_mailbox_enabled(address, enabled=False)`, `restrict_app_to_mailboxes([...])`, `add_user(address)`,
   `approve_device_code(user_code=None, user=None)`, `pending_device_codes()`, `revoke_refresh_tokens()`.

@@ -79,6 +79,7 @@ class Faults:
     mailbox_budget_requests: int = 10_000
     mailbox_budget_window_seconds: float = 600.0
     fail_next: deque[int] = field(default_factory=deque)  # statuses for the next calls in order; <400 lets one pass
+    token_fail_next: deque[int] = field(default_factory=deque)  # statuses for the next token requests (429/5xx)
     seed: int | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -91,6 +92,7 @@ class Faults:
             "mailbox_budget_requests": self.mailbox_budget_requests,
             "mailbox_budget_window_seconds": self.mailbox_budget_window_seconds,
             "fail_next": list(self.fail_next),
+            "token_fail_next": list(self.token_fail_next),
         }
 
 
@@ -676,7 +678,7 @@ class SandboxState:
             for name, value in changes.items():
                 if not hasattr(self.faults, name):
                     raise ValueError(f"unknown fault setting {name!r}")
-                if name == "fail_next":
+                if name in ("fail_next", "token_fail_next"):
                     value = deque(value)
                 elif name == "failure_statuses":
                     value = tuple(value)
@@ -697,6 +699,13 @@ class SandboxState:
                 return status if status >= 400 else None
             if self.faults.failure_rate > 0 and self._random.random() < self.faults.failure_rate:
                 return self._random.choice(self.faults.failure_statuses)
+            return None
+
+    def draw_token_failure(self) -> int | None:
+        with self.lock:
+            if self.faults.token_fail_next:
+                status = self.faults.token_fail_next.popleft()
+                return status if status >= 400 else None
             return None
 
     def enter_mailbox(self, app_id: str, mailbox_id: str) -> str | None:
