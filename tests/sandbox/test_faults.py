@@ -89,6 +89,7 @@ def test_request_counts_per_route(m365_sandbox: M365Sandbox) -> None:
     assert counts["GET /users/{user}/messages/{message}"] == 2
     assert counts["PATCH /users/{user}/messages/{message}"] == 1
     assert m365_sandbox.state.request_total() == 3
+    assert m365_sandbox.state.token_requests["client_credentials"] == 1  # one token for all three calls
 
 
 def test_admin_api_delivers_injects_faults_and_reports(m365_sandbox: M365Sandbox) -> None:

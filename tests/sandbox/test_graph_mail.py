@@ -87,12 +87,17 @@ def test_list_with_select_top_and_next_link(m365_sandbox: M365Sandbox) -> None:
         )
         second = graph.get(first.json()["@odata.nextLink"])
         bad = graph.get(f"/users/{m365_sandbox.mailbox}/messages", params={"$select": "subjekt"})
+        unread = graph.get(
+            f"/users/{m365_sandbox.mailbox}/messages", params={"$filter": "isRead eq false", "$top": "4"}
+        ).json()
+        unread_rest = graph.get(unread["@odata.nextLink"]).json()
 
     subjects = [m["subject"] for m in first.json()["value"] + second.json()["value"]]
     assert subjects == [f"Question {n}" for n in range(5)]
     assert set(first.json()["value"][0]) == {"@odata.etag", "id", "subject", "isRead"}
     assert "@odata.nextLink" not in second.json()
     assert bad.status_code == 400
+    assert len(unread["value"]) + len(unread_rest["value"]) == 5
 
 
 def test_message_json_shape_headers_and_raw_mime(m365_sandbox: M365Sandbox) -> None:

@@ -147,6 +147,7 @@ class Entra:
             self._injected_failure()
             fields = await form_fields(request)
             grant = fields.get("grant_type", "")
+            self.state.count_token_request(grant)
             if grant == "client_credentials":
                 return JSONResponse(self._client_credentials(request, fields))
             if grant == DEVICE_CODE_GRANT:

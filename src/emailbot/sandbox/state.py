@@ -340,6 +340,7 @@ class SandboxState:
         self.delta_cursors: dict[str, DeltaCursor] = {}
         self.delta_pages: dict[str, DeltaPage] = {}
         self.request_log: list[LoggedRequest] = []
+        self.token_requests: Counter[str] = Counter()  # token endpoint calls by grant type
         self.in_flight: Counter[tuple[str, str]] = Counter()
         self.budget: dict[tuple[str, str], deque[float]] = {}
         self.notification_sink: NotificationSink | None = None
@@ -758,6 +759,11 @@ class SandboxState:
     def reset_request_log(self) -> None:
         with self.lock:
             self.request_log.clear()
+            self.token_requests.clear()
+
+    def count_token_request(self, grant_type: str) -> None:
+        with self.lock:
+            self.token_requests[grant_type] += 1
 
     # ----- subscriptions ----------------------------------------------------------------------------------------
     def _notify(self, user: User, message: MailMessage, change_type: str) -> None:
