@@ -184,6 +184,15 @@ def _mount_model_commands() -> None:
 _mount_model_commands()
 
 
+def _mount_sandbox_command() -> None:
+    from emailbot.sandbox.cli import sandbox
+
+    app.command(name="sandbox")(sandbox)
+
+
+_mount_sandbox_command()
+
+
 def _mount_teams_commands() -> None:
     from emailbot.notify.cli import app as teams_app
 

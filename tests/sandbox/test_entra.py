@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import jwt
 import msal
+import pytest
+from msal.exceptions import MsalServiceError
 
 from tests.fakes.m365 import GRAPH_SCOPE, M365Sandbox
 
@@ -91,3 +95,16 @@ def test_no_roles_claim_when_nothing_is_consented(m365_sandbox: M365Sandbox) -> 
     result = m365_sandbox.msal_app().acquire_token_for_client(GRAPH_SCOPE)
 
     assert "roles" not in _claims(result["access_token"])
+
+
+def test_token_endpoint_outages_on_demand(m365_sandbox: M365Sandbox) -> None:
+    # MSAL holds back the same request for Retry-After seconds after a 429/5xx (5 s without the header).
+    m365_sandbox.state.set_faults(token_fail_next=[503], retry_after_seconds=0)
+    app = m365_sandbox.msal_app()
+
+    with pytest.raises(MsalServiceError, match="503"):  # MSAL raises on 5xx from the token endpoint
+        app.acquire_token_for_client(GRAPH_SCOPE)
+    recovered = app.acquire_token_for_client(GRAPH_SCOPE)
+
+    assert "access_token" in recovered
+    assert m365_sandbox.state.faults.token_fail_next == deque()

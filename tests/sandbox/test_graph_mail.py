@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+from pathlib import Path
+
 import httpx
 
-from tests.fakes.m365 import M365Sandbox
+from emailbot.sandbox.state import SandboxConfig
+from tests.fakes.m365 import M365Sandbox, running_sandbox
 
 IMMUTABLE = {"Prefer": 'IdType="ImmutableId"'}
 
@@ -83,12 +87,17 @@ def test_list_with_select_top_and_next_link(m365_sandbox: M365Sandbox) -> None:
         )
         second = graph.get(first.json()["@odata.nextLink"])
         bad = graph.get(f"/users/{m365_sandbox.mailbox}/messages", params={"$select": "subjekt"})
+        unread = graph.get(
+            f"/users/{m365_sandbox.mailbox}/messages", params={"$filter": "isRead eq false", "$top": "4"}
+        ).json()
+        unread_rest = graph.get(unread["@odata.nextLink"]).json()
 
     subjects = [m["subject"] for m in first.json()["value"] + second.json()["value"]]
     assert subjects == [f"Question {n}" for n in range(5)]
     assert set(first.json()["value"][0]) == {"@odata.etag", "id", "subject", "isRead"}
     assert "@odata.nextLink" not in second.json()
     assert bad.status_code == 400
+    assert len(unread["value"]) + len(unread_rest["value"]) == 5
 
 
 def test_message_json_shape_headers_and_raw_mime(m365_sandbox: M365Sandbox) -> None:
@@ -205,3 +214,37 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
         ["lead@contoso.onmicrosoft.com"],
     ]
     assert b"In-Reply-To: <q1@ex.com>" in sent_items[1].raw
+
+
+def test_tokens_stop_working_when_their_lifetime_ends(tmp_path: Path) -> None:
+    with running_sandbox(tmp_path, SandboxConfig(token_lifetime_seconds=1)) as sandbox, sandbox.graph() as graph:
+        path = f"/users/{sandbox.mailbox}/mailFolders/inbox"
+        first = graph.get(path)
+        sandbox.wait_for(lambda: graph.get(path).status_code == 401, timeout=5, interval=0.2)
+        expired = graph.get(path)
+
+    assert first.status_code == 200
+    assert expired.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_seeding_a_folder_of_eml_files_and_attachments(m365_sandbox: M365Sandbox, tmp_path: Path) -> None:
+    with_attachment = EmailMessage()
+    with_attachment["From"] = "ann@example.com"
+    with_attachment["To"] = m365_sandbox.mailbox
+    with_attachment["Subject"] = "Invoice attached"
+    with_attachment.set_content("See the PDF.")
+    with_attachment.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="invoice.pdf")
+    (tmp_path / "b.eml").write_bytes(with_attachment.as_bytes())
+    (tmp_path / "a.eml").write_bytes(b"From: bob@example.com\r\nSubject: First\r\n\r\nplain\r\n")
+    (tmp_path / "notes.txt").write_text("not an email")
+
+    ids = m365_sandbox.state.seed(tmp_path)
+    with m365_sandbox.graph() as graph:
+        listed = graph.get(
+            f"/users/{m365_sandbox.mailbox}/mailFolders/inbox/messages",
+            params={"$select": "subject,hasAttachments,body", "$orderby": "receivedDateTime asc"},
+        ).json()["value"]
+
+    assert len(ids) == 2
+    assert [(m["subject"], m["hasAttachments"]) for m in listed] == [("First", False), ("Invoice attached", True)]
+    assert listed[1]["body"] == {"contentType": "text", "content": "See the PDF.\n"}

@@ -35,9 +35,12 @@ _OIDC_SCOPES = {"openid", "profile", "email", "offline_access"}
 
 
 class EntraError(Exception):
-    def __init__(self, status: int, error: str, code: int, description: str) -> None:
+    def __init__(
+        self, status: int, error: str, code: int, description: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(description)
         self.status, self.error, self.code, self.description = status, error, code, description
+        self.headers = headers or {}
 
     def response(self) -> JSONResponse:
         trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
@@ -54,6 +57,7 @@ class EntraError(Exception):
                 "error_uri": f"https://login.microsoftonline.com/error?code={self.code}",
             },
             status_code=self.status,
+            headers=self.headers,
         )
 
 
@@ -140,8 +144,10 @@ class Entra:
     async def token(self, request: Request) -> Response:
         try:
             self._check_tenant(request.path_params["tenant"])
+            self._injected_failure()
             fields = await form_fields(request)
             grant = fields.get("grant_type", "")
+            self.state.count_token_request(grant)
             if grant == "client_credentials":
                 return JSONResponse(self._client_credentials(request, fields))
             if grant == DEVICE_CODE_GRANT:
@@ -153,6 +159,23 @@ class Entra:
             )
         except EntraError as exc:
             return exc.response()
+
+    def _injected_failure(self) -> None:
+        status = self.state.draw_token_failure()
+        if status is None:
+            return
+        retry_after = {"Retry-After": str(self.state.faults.retry_after_seconds)}
+        if status == 429:
+            raise EntraError(
+                429,
+                "temporarily_unavailable",
+                90055,
+                "There are too many incoming requests. Try again later.",
+                retry_after,
+            )
+        raise EntraError(
+            status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.", retry_after
+        )
 
     def _app(self, client_id: str) -> App:
         with self.state.lock:

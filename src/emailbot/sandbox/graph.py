@@ -176,9 +176,9 @@ class GraphService:
                 if not token.is_delegated:
                     raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
                 params["user"] = token.user_id or ""
+            self._authorise(route, token)
             if route.mailbox or route.directory:
                 context.user = self._resolve_user(params.get("user", ""), route)
-            self._authorise(route, token)
             if route.mailbox:
                 assert context.user is not None
                 self._check_mailbox(context.user, token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -124,8 +125,8 @@ async def list_messages(ctx: Context) -> GraphResponse:
         }
     if skip + top < len(messages):
         next_query = {k: v for k, v in query.items() if k != "$skip"} | {"$skip": str(skip + top)}
-        body["@odata.nextLink"] = f"{ctx.request.base_url}{ctx.request.path}?" + "&".join(
-            f"{k}={v}" for k, v in next_query.items()
+        body["@odata.nextLink"] = f"{ctx.request.base_url}{ctx.request.path}?" + urllib.parse.urlencode(
+            next_query, safe="$,'()", quote_via=urllib.parse.quote
         )
     return ok(body, headers=_preference_applied(ctx))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
@@ -50,7 +49,6 @@ class Sandbox:
         build_router(self.graph)
         self.notifier = Notifier(self.state)
         self.entra = Entra(self.state, self.tokens)
-        self.loop: asyncio.AbstractEventLoop | None = None
         self.app = Starlette(
             routes=[
                 *admin_routes(self.state, self.notifier),
@@ -62,7 +60,6 @@ class Sandbox:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        self.loop = asyncio.get_running_loop()
         self.notifier.start()
         try:
             yield
@@ -97,9 +94,15 @@ class SandboxServer:
 
     def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sandbox = sandbox
-        self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without it every
+        # response (headers and body in two TLS records) waits 40 ms for the client's delayed ACK.
+        self._socket = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
+        self._socket.listen(128)  # connections made before uvicorn is up wait in the backlog instead of failing
         self.host = host
         self.port = int(self._socket.getsockname()[1])
         pki = sandbox.pki
@@ -112,7 +115,7 @@ class SandboxServer:
             lifespan="on",
             timeout_graceful_shutdown=1,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _HangUpServer(config)
         self._thread: threading.Thread | None = None
 
     @property
@@ -123,12 +126,6 @@ class SandboxServer:
     def settings(self) -> dict[str, str]:
         """The EmailBot settings that point the Graph connector at this sandbox (secret credential)."""
         return sandbox_settings(self.sandbox, self.origin)
-
-    def _hang_up(self) -> None:
-        for connection in list(self._server.server_state.connections):
-            transport = getattr(connection, "transport", None)
-            if transport is not None:
-                transport.abort()
 
     def serve_forever(self) -> None:
         self._server.run(sockets=[self._socket])
@@ -143,14 +140,21 @@ class SandboxServer:
             time.sleep(0.01)
 
     def stop(self) -> None:
-        loop = self.sandbox.loop
-        if loop is not None and loop.is_running():
-            # Clients' idle keep-alive TLS connections would hold a graceful shutdown: the sandbox just hangs up.
-            loop.call_soon_threadsafe(self._hang_up)
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=15)
         self._socket.close()
+
+
+class _HangUpServer(uvicorn.Server):
+    """Stops at once: clients' idle keep-alive TLS connections would otherwise hold a graceful shutdown."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        await super().shutdown(sockets)
 
 
 def sandbox_settings(sandbox: Sandbox, origin: str) -> dict[str, str]:

@@ -64,6 +64,7 @@ class SandboxConfig:
     device_code_interval_seconds: int = 5
     device_code_lifetime_seconds: int = 900
     subscription_max_minutes: int = 10080  # Outlook message subscriptions: at most 7 days
+    subscription_validation_timeout_seconds: float = 10.0  # Graph waits 10 s for the validation token
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Faults:
     mailbox_budget_requests: int = 10_000
     mailbox_budget_window_seconds: float = 600.0
     fail_next: deque[int] = field(default_factory=deque)  # statuses for the next calls in order; <400 lets one pass
+    token_fail_next: deque[int] = field(default_factory=deque)  # statuses for the next token requests (429/5xx)
     seed: int | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -90,6 +92,7 @@ class Faults:
             "mailbox_budget_requests": self.mailbox_budget_requests,
             "mailbox_budget_window_seconds": self.mailbox_budget_window_seconds,
             "fail_next": list(self.fail_next),
+            "token_fail_next": list(self.token_fail_next),
         }
 
 
@@ -337,6 +340,7 @@ class SandboxState:
         self.delta_cursors: dict[str, DeltaCursor] = {}
         self.delta_pages: dict[str, DeltaPage] = {}
         self.request_log: list[LoggedRequest] = []
+        self.token_requests: Counter[str] = Counter()  # token endpoint calls by grant type
         self.in_flight: Counter[tuple[str, str]] = Counter()
         self.budget: dict[tuple[str, str], deque[float]] = {}
         self.notification_sink: NotificationSink | None = None
@@ -675,7 +679,7 @@ class SandboxState:
             for name, value in changes.items():
                 if not hasattr(self.faults, name):
                     raise ValueError(f"unknown fault setting {name!r}")
-                if name == "fail_next":
+                if name in ("fail_next", "token_fail_next"):
                     value = deque(value)
                 elif name == "failure_statuses":
                     value = tuple(value)
@@ -696,6 +700,13 @@ class SandboxState:
                 return status if status >= 400 else None
             if self.faults.failure_rate > 0 and self._random.random() < self.faults.failure_rate:
                 return self._random.choice(self.faults.failure_statuses)
+            return None
+
+    def draw_token_failure(self) -> int | None:
+        with self.lock:
+            if self.faults.token_fail_next:
+                status = self.faults.token_fail_next.popleft()
+                return status if status >= 400 else None
             return None
 
     def enter_mailbox(self, app_id: str, mailbox_id: str) -> str | None:
@@ -748,6 +759,11 @@ class SandboxState:
     def reset_request_log(self) -> None:
         with self.lock:
             self.request_log.clear()
+            self.token_requests.clear()
+
+    def count_token_request(self, grant_type: str) -> None:
+        with self.lock:
+            self.token_requests[grant_type] += 1
 
     # ----- subscriptions ----------------------------------------------------------------------------------------
     def _notify(self, user: User, message: MailMessage, change_type: str) -> None:

@@ -20,9 +20,10 @@ from emailbot.sandbox.graph import Context, GraphError, GraphResponse, Router, o
 from emailbot.sandbox.state import SandboxState, Subscription, parse_graph_time, utcnow
 
 SUBSCRIPTION_PERMISSIONS = ("Mail.Read", "Mail.ReadWrite", "Mail.ReadBasic", "Mail.ReadBasic.All")
-VALIDATION_TIMEOUT_SECONDS = 10.0
 NOTIFICATION_TIMEOUT_SECONDS = 3.0  # Graph treats a slower endpoint as failing
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "missed", "subscriptionRemoved")
+# Graph retries a failed or slow (>3 s) delivery with backoff over hours; the sandbox compresses that to seconds.
+RETRY_DELAYS_SECONDS = (0.5, 2.0)
 _CHANGE_TYPES = {"created", "updated", "deleted"}
 
 
@@ -32,6 +33,7 @@ def register(router: Router) -> None:
     router.add("GET", "/subscriptions/{subscription}", get_subscription, ())
     router.add("PATCH", "/subscriptions/{subscription}", renew_subscription, ())
     router.add("DELETE", "/subscriptions/{subscription}", delete_subscription, ())
+    router.add("POST", "/subscriptions/{subscription}/reauthorize", reauthorize_subscription, ())
 
 
 async def create_subscription(ctx: Context) -> GraphResponse:
@@ -56,9 +58,10 @@ async def create_subscription(ctx: Context) -> GraphResponse:
             "Operation: Create; Exception: [Status Code: Forbidden; "
             "Reason: Access is denied. Check credentials and try again.]",
         )
-    await _validate_endpoint(notification_url)
+    timeout = ctx.state.config.subscription_validation_timeout_seconds
+    await _validate_endpoint(notification_url, timeout)
     if lifecycle_url:
-        await _validate_endpoint(lifecycle_url)
+        await _validate_endpoint(lifecycle_url, timeout)
     subscription = Subscription(
         id=str(uuid.uuid4()),
         app_id=ctx.token.app_id,
@@ -95,6 +98,13 @@ async def renew_subscription(ctx: Context) -> GraphResponse:
         subscription = _subscription(ctx)
         subscription.expiration = expiration
         return ok(subscription.as_graph())
+
+
+async def reauthorize_subscription(ctx: Context) -> GraphResponse:
+    """The answer to `reauthorizationRequired`: the subscription goes on with the caller's current token."""
+    with ctx.state.lock:
+        _subscription(ctx)
+    return ok(None, 204)
 
 
 async def delete_subscription(ctx: Context) -> GraphResponse:
@@ -172,7 +182,7 @@ def _resource_target(ctx: Context, resource: str) -> tuple[str, str | None]:
     return user.id, None
 
 
-async def _validate_endpoint(url: str) -> None:
+async def _validate_endpoint(url: str, timeout: float) -> None:
     token = "Validation: Testing client application reachability for subscription Request-Id: " + str(uuid.uuid4())
     separator = "&" if "?" in url else "?"
     target = f"{url}{separator}validationToken={urllib.parse.quote(token)}"
@@ -181,7 +191,7 @@ async def _validate_endpoint(url: str) -> None:
         "request within 10 seconds, with the validation token as text/plain."
     )
     try:
-        async with httpx.AsyncClient(timeout=VALIDATION_TIMEOUT_SECONDS, verify=False) as client:  # noqa: S501
+        async with httpx.AsyncClient(timeout=timeout, verify=False) as client:  # noqa: S501
             response = await client.post(target, headers={"Content-Type": "text/plain; charset=utf-8"}, content=b"")
     except httpx.HTTPError:
         raise GraphError(400, "ValidationError", failure) from None
@@ -198,6 +208,8 @@ class Notifier:
         self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="m365-sandbox-notifier", daemon=True)
         self._client = httpx.Client(timeout=NOTIFICATION_TIMEOUT_SECONDS, verify=False)  # noqa: S501
+        self._retries_pending = 0
+        self._retry_lock = threading.Lock()
 
     def start(self) -> None:
         self.state.notification_sink = self.change
@@ -234,11 +246,11 @@ class Notifier:
             raise ValueError(f"unknown lifecycle event {event!r}; one of {', '.join(LIFECYCLE_EVENTS)}")
         with self.state.lock:
             subscription = self.state.subscriptions[subscription_id]
+            url = subscription.lifecycle_notification_url
+            if not url:
+                raise ValueError(f"subscription {subscription_id} has no lifecycleNotificationUrl")
             if event == "subscriptionRemoved":
                 del self.state.subscriptions[subscription_id]
-        url = subscription.lifecycle_notification_url
-        if not url:
-            raise ValueError(f"subscription {subscription_id} has no lifecycleNotificationUrl")
         item = {
             "subscriptionId": subscription.id,
             "subscriptionExpirationDateTime": subscription.as_graph()["expirationDateTime"],
@@ -251,7 +263,7 @@ class Notifier:
     def drain(self, timeout: float = 10.0) -> None:
         """Waits until every queued notification has been posted (for tests)."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+        while (self._queue.unfinished_tasks or self._retries_pending) and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def _run(self) -> None:
@@ -265,6 +277,7 @@ class Notifier:
                 self._queue.task_done()
 
     def _post(self, subscription_id: str, job: dict[str, Any]) -> None:
+        attempt = int(job.get("attempt", 1))
         started = time.monotonic()
         try:
             response = self._client.post(job["url"], json=job["payload"])
@@ -279,6 +292,7 @@ class Notifier:
             "status": status,
             "error": error,
             "seconds": round(time.monotonic() - started, 4),
+            "attempt": attempt,
             "id": secrets.token_hex(4),
         }
         with self.state.lock:
@@ -286,3 +300,18 @@ class Notifier:
             if subscription is not None:
                 subscription.deliveries.append(record)
             self.state.notification_log.append(record)
+        if (status is None or not 200 <= status < 300) and attempt < len(RETRY_DELAYS_SECONDS) + 1:
+            self._retry_later(subscription_id, job | {"attempt": attempt + 1}, RETRY_DELAYS_SECONDS[attempt - 1])
+
+    def _retry_later(self, subscription_id: str, job: dict[str, Any], delay: float) -> None:
+        with self._retry_lock:
+            self._retries_pending += 1
+
+        def requeue() -> None:
+            self._queue.put((subscription_id, job))
+            with self._retry_lock:
+                self._retries_pending -= 1
+
+        timer = threading.Timer(delay, requeue)
+        timer.daemon = True
+        timer.start()
