@@ -7,14 +7,16 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
+from emailbot.api.app import create_app
 from emailbot.notify.teams_auth import DelegatedTokens
 from emailbot.notify.teams_chat import TeamsChatNotifier
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.sandbox.state import Chat
-from emailbot.store.tables import EncryptedSecretRow, ProcessingResultRow, utcnow
+from emailbot.store.tables import EncryptedSecretRow, ProcessingResultRow, SideEffectRow, utcnow
 from tests.escalations.helpers import deliver_and_process, deliveries, escalate_outage, escalations, result_of
 from tests.factories import rfc822
 from tests.fakes.alerts import RecordingAlertSink
@@ -228,3 +230,42 @@ async def test_workflow_mode_creates_the_chat_and_the_workflow_posts_the_card(
     assert request.json["emailbot"]["escalation_id"] == escalation.id
     records = {d.target: d.status for d in await deliveries(runtime)}
     assert records == {"teams_chat": "partial", "flow": "delivered"}
+
+
+async def test_resolving_announces_it_in_the_chat_and_to_the_webhooks(
+    tmp_path: Path, database_url: str, m365_sandbox: M365Sandbox, webhooks: WebhookServer
+) -> None:
+    for address in MEMBERS:
+        m365_sandbox.state.add_user(address)
+    receiver = webhooks.add("/generic", "generic", "s3cret")
+    target = json.dumps([{"url": webhooks.url("/generic"), "kind": "generic", "name": "ops", "secret": "s3cret"}])
+    runtime = build_runtime(
+        settings_for(tmp_path, database_url, **teams_settings(m365_sandbox), notify_webhooks=target)
+    )
+    runtime.alerts = RecordingAlertSink()
+    try:
+        notifier = teams_notifier(runtime)
+        assert notifier.delegated is not None
+        await sign_in(notifier.delegated[1], m365_sandbox)
+        escalation = await escalate_outage(runtime)
+        transport = httpx.ASGITransport(app=create_app(runtime, run_engine=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answer = await client.post(
+                f"/escalations/{escalation.id}/resolve", json={"notes": "Failed over <b>to</b> the replica."}
+            )
+        assert answer.status_code == 200
+        [chat] = m365_sandbox.state.chat_list()
+        assert len(chat.messages) == 2
+        assert "Resolved." in chat.messages[-1].content
+        assert "Failed over &lt;b&gt;to&lt;/b&gt; the replica." in chat.messages[-1].content
+        events = [r.json["event"] for r in receiver.received]
+        assert events == ["escalation.created", "escalation.resolved"]
+        assert receiver.received[-1].json["escalation"]["resolution"] == "Failed over <b>to</b> the replica."
+        async with runtime.db.sessions() as session:
+            effect = await session.scalar(
+                select(SideEffectRow).where(SideEffectRow.idempotency_key == f"notify:{escalation.id}:resolved")
+            )
+        assert effect is not None
+        assert effect.status == "done"
+    finally:
+        await runtime.close()

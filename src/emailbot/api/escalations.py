@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.api.deps import RuntimeDep, SessionDep
 from emailbot.api.errors import ApiError
+from emailbot.escalations.resolution import announce, plan_announcement
 from emailbot.escalations.sla import SlaPolicy
 from emailbot.store.tables import (
     AuditLogRow,
@@ -107,27 +109,31 @@ async def get_escalation(escalation_id: int, session: SessionDep, runtime: Runti
 
 @router.post("/{escalation_id}/resolve", response_model=EscalationOut)
 async def resolve_escalation(
-    escalation_id: int, resolution: Resolution, session: SessionDep, runtime: RuntimeDep
+    escalation_id: int, resolution: Resolution, runtime: RuntimeDep, background: BackgroundTasks
 ) -> EscalationOut:
-    escalation, email = await _load(session, escalation_id)
-    if escalation.status == "resolved":
-        raise ApiError(
-            409,
-            "conflict",
-            f"Escalation {escalation_id} is already resolved.",
-            {"resolved_at": escalation.resolved_at},
+    """Resolve with notes; the chat and the webhooks hear about it once the resolution is committed."""
+    async with runtime.db.transaction() as session:
+        escalation, email = await _load(session, escalation_id)
+        if escalation.status == "resolved":
+            raise ApiError(
+                409,
+                "conflict",
+                f"Escalation {escalation_id} is already resolved.",
+                {"resolved_at": escalation.resolved_at},
+            )
+        now = utcnow()
+        escalation.status, escalation.resolved_at, escalation.resolution_notes = "resolved", now, resolution.notes
+        session.add(
+            AuditLogRow(
+                actor=resolution.resolved_by or "api",
+                action="escalation.resolve",
+                target=f"escalation:{escalation_id}",
+                details={"notes_length": len(resolution.notes)},
+            )
         )
-    now = utcnow()
-    escalation.status, escalation.resolved_at, escalation.resolution_notes = "resolved", now, resolution.notes
-    session.add(
-        AuditLogRow(
-            actor=resolution.resolved_by or "api",
-            action="escalation.resolve",
-            target=f"escalation:{escalation_id}",
-            details={"notes_length": len(resolution.notes)},
-        )
-    )
-    await session.flush()
+        announcement = await plan_announcement(session, escalation)
+    if announcement is not None:
+        background.add_task(announce, runtime.db, runtime.processor.runner, announcement)
     return _out(escalation, email, SlaPolicy.from_settings(runtime.settings), now)
 
 
@@ -140,7 +146,7 @@ def delivery_out(row: NotificationDeliveryRow) -> dict[str, Any]:
     }
 
 
-async def _load(session: SessionDep, escalation_id: int) -> tuple[EscalationRow, EmailRow]:
+async def _load(session: AsyncSession, escalation_id: int) -> tuple[EscalationRow, EmailRow]:
     found = (
         await session.execute(select(EscalationRow, EmailRow).join(EmailRow).where(EscalationRow.id == escalation_id))
     ).first()

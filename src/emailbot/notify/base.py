@@ -23,6 +23,13 @@ class EscalationNotice:
     recommended_actions: tuple[str, ...]
     link: str
     follow_up: bool = False
+    resolution: str | None = None  # set on the notice that an escalation was resolved: the resolution notes
+
+    @property
+    def title(self) -> str:
+        if self.resolution is not None:
+            return "Resolved"
+        return "Follow-up in escalation" if self.follow_up else "Escalation"
 
     @classmethod
     def from_payload(cls, raw: dict[str, Any]) -> EscalationNotice:

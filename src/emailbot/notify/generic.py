@@ -26,12 +26,15 @@ REPLAY_WINDOW_SECONDS = 300
 
 def generic_payload(notice: EscalationNotice) -> dict[str, Any]:
     escalation = asdict(notice)
-    for name in ("subject", "sender", "summary", "reasoning"):
-        escalation[name] = plain(str(escalation[name]), 5000)
+    for name in ("subject", "sender", "summary", "reasoning", "resolution"):
+        if escalation[name] is not None:
+            escalation[name] = plain(str(escalation[name]), 5000)
     return {"event": event_name(notice), "escalation": escalation}
 
 
 def event_name(notice: EscalationNotice) -> str:
+    if notice.resolution is not None:
+        return "escalation.resolved"
     return "escalation.follow_up" if notice.follow_up else "escalation.created"
 
 

@@ -20,7 +20,7 @@ URGENCY_EMOJI = {
 
 
 def slack_payload(notice: EscalationNotice) -> dict[str, Any]:
-    title = "Follow-up in escalation" if notice.follow_up else "Escalation"
+    title = notice.title
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": plain(f"{title}: {notice.name}", 150)}},
         {
@@ -32,6 +32,7 @@ def slack_payload(notice: EscalationNotice) -> dict[str, Any]:
                 _field("From", notice.sender),
             ],
         },
+        *([_section("Resolution", notice.resolution, 2500)] if notice.resolution is not None else []),
         _section("Subject", notice.subject, 300),
         _section("Summary", notice.summary, 1500),
         _section("AI analysis", notice.reasoning, 1500),

@@ -77,6 +77,8 @@ class TeamsChatNotifier:
         if earlier is not None:
             return earlier
         chat: ChatRef | None = None
+        if notice.resolution is not None and await self._existing_chat(notice) is None:
+            return "no chat"  # nothing to announce the resolution in; a resolved escalation opens no chat
         try:
             chat = await self._chat_for(notice)
             message_id = await self._post(chat, notice, key)
@@ -91,12 +93,18 @@ class TeamsChatNotifier:
 
     # -- the chat ----------------------------------------------------------------------------------------------
 
-    async def _chat_for(self, notice: EscalationNotice) -> ChatRef:
-        """The escalation's chat, created on its first notice (a follow-up finds it on the escalation)."""
+    async def _existing_chat(self, notice: EscalationNotice) -> ChatRef | None:
         async with self.db.transaction() as session:
             row = await session.get(EscalationRow, notice.escalation_id)
-            if row is not None and row.chat_id:
-                return ChatRef(row.chat_id, row.chat_url, tuple(row.members), tuple(row.unknown_members))
+        if row is None or not row.chat_id:
+            return None
+        return ChatRef(row.chat_id, row.chat_url, tuple(row.members), tuple(row.unknown_members))
+
+    async def _chat_for(self, notice: EscalationNotice) -> ChatRef:
+        """The escalation's chat, created on its first notice (a follow-up finds it on the escalation)."""
+        existing = await self._existing_chat(notice)
+        if existing is not None:
+            return existing
         members = await self.resolve_members(notice.members)
         if members.unknown:
             await self._report_unknown(notice, members.unknown)

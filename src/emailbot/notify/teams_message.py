@@ -13,6 +13,8 @@ from emailbot.notify.safe_text import plain, teams_html
 
 
 def context_message(notice: EscalationNotice, unknown_members: tuple[str, ...] = ()) -> str:
+    if notice.resolution is not None:
+        return resolution_message(notice)
     title = "Follow-up email in this escalation" if notice.follow_up else f"Escalation: {notice.name}"
     parts = [
         f"<p><b>{teams_html(title, 300)}</b></p>",
@@ -42,4 +44,11 @@ def context_message(notice: EscalationNotice, unknown_members: tuple[str, ...] =
 
 
 def marker(notice: EscalationNotice) -> str:
+    if notice.resolution is not None:
+        return f"EmailBot escalation #{notice.escalation_id} resolved"
     return f"EmailBot escalation #{notice.escalation_id} · email #{notice.email_id}"
+
+
+def resolution_message(notice: EscalationNotice) -> str:
+    notes = teams_html(notice.resolution or "", 3000) or "-"
+    return f"<p><b>Resolved.</b></p><p><b>Resolution:</b> {notes}</p><p><i>{marker(notice)} · resolved</i></p>"

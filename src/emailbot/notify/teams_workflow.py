@@ -29,12 +29,13 @@ def workflow_payload(notice: EscalationNotice, chat_id: str | None = None) -> di
             "name": notice.name,
             "chat_id": chat_id,
             "follow_up": notice.follow_up,
+            "resolved": notice.resolution is not None,
         },
     }
 
 
 def adaptive_card(notice: EscalationNotice) -> dict[str, Any]:
-    title = "Follow-up in escalation" if notice.follow_up else "Escalation"
+    title = notice.title
     body: list[dict[str, Any]] = [
         {
             "type": "TextBlock",
@@ -45,6 +46,7 @@ def adaptive_card(notice: EscalationNotice) -> dict[str, Any]:
             "color": URGENCY_COLORS.get(notice.urgency, "Default"),
         },
         _facts(notice),
+        *([_labelled("Resolution", notice.resolution, 3000)] if notice.resolution is not None else []),
         _labelled("Subject", notice.subject, 300),
         _labelled("From", notice.sender, 320),
         _labelled("Summary", notice.summary, 1500),
