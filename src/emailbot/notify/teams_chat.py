@@ -98,7 +98,8 @@ class TeamsChatNotifier:
             row = await session.get(EscalationRow, notice.escalation_id)
         if row is None or not row.chat_id:
             return None
-        return ChatRef(row.chat_id, row.chat_url, tuple(row.members), tuple(row.unknown_members))
+        unknown = tuple(row.unknown_members)
+        return ChatRef(row.chat_id, row.chat_url, tuple(m for m in row.members if m not in unknown), unknown)
 
     async def _chat_for(self, notice: EscalationNotice) -> ChatRef:
         """The escalation's chat, created on its first notice (a follow-up finds it on the escalation)."""
