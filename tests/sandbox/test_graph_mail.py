@@ -214,6 +214,7 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
         ["lead@contoso.onmicrosoft.com"],
     ]
     assert b"In-Reply-To: <q1@ex.com>" in sent_items[1].raw
+    assert m365_sandbox.state.duplicate_replies() == {"<q1@ex.com>": 2}
 
 
 def test_tokens_stop_working_when_their_lifetime_ends(tmp_path: Path) -> None:

@@ -528,6 +528,12 @@ class SandboxState:
             }
         )
 
+    def duplicate_replies(self) -> dict[str, int]:
+        """Messages answered more than once: In-Reply-To → number of replies sent (empty when none)."""
+        with self.lock:
+            counts = Counter(o["in_reply_to"] for o in self.outgoing if o["in_reply_to"])
+            return {message_id: n for message_id, n in counts.items() if n > 1}
+
     def touch(self, user: User, message: MailMessage) -> None:
         """Records a property change: the message shows up again in delta and `updated` subscribers hear of it."""
         with self.lock:
