@@ -53,7 +53,7 @@ class VerifiedToken:
 
 
 class TokenService:
-    """Signs tokens with the sandbox's key; `revoked_before` lets a test expire every token issued so far."""
+    """Signs tokens with the sandbox's key and verifies them (signature, audience, issuer, lifetime)."""
 
     def __init__(self, signing_key_pem: bytes, tenant_id: str) -> None:
         key = serialization.load_pem_private_key(signing_key_pem, password=None)
@@ -64,7 +64,6 @@ class TokenService:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self.key_id = base64.urlsafe_b64encode(hashlib.sha1(public_der).digest()).decode().rstrip("=")
-        self.revoked_before = 0.0
 
     @property
     def issuer(self) -> str:
@@ -108,8 +107,6 @@ class TokenService:
             raise TokenRejected("Access token validation failure. Invalid audience.") from None
         except jwt.InvalidTokenError:
             raise TokenRejected("IDX14100: JWT is not well formed, or its signature is invalid.") from None
-        if claims["iat"] <= self.revoked_before:
-            raise TokenRejected("Lifetime validation failed, the token is expired.")
         return VerifiedToken(claims)
 
 
