@@ -56,7 +56,8 @@ class TokenService:
     """Signs tokens with the sandbox's key and verifies them (signature, audience, issuer, lifetime)."""
 
     def __init__(self, signing_key_pem: bytes, tenant_id: str) -> None:
-        key = serialization.load_pem_private_key(signing_key_pem, password=None)
+        # The sandbox generated this key itself: skipping the (slow) RSA consistency check is safe.
+        key = serialization.load_pem_private_key(signing_key_pem, password=None, unsafe_skip_rsa_key_validation=True)
         assert isinstance(key, rsa.RSAPrivateKey)
         self._key = key
         self._tenant_id = tenant_id
