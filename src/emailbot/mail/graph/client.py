@@ -181,8 +181,8 @@ class GraphClient:
 
     async def _renew_token(self, attempt: int) -> None:
         """Graph refused the token (expired or revoked early): get a new one, pausing if that already failed."""
-        if attempt > 1:
-            await asyncio.sleep(backoff_delay(attempt, None))
+        if attempt > 1:  # a brand-new token refused too: give clocks (and token issuance) a second to move on
+            await asyncio.sleep(max(1.0, backoff_delay(attempt, None)))
         await self.tokens.token(force_refresh=True)
 
     def _error_of(self, response: GraphResponse, what: str) -> GraphError:
