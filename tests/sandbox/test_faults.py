@@ -64,6 +64,7 @@ def test_four_concurrent_requests_are_all_served(m365_sandbox: M365Sandbox) -> N
     responses = asyncio.run(_concurrent_gets(m365_sandbox, token, 4))
 
     assert [r.status_code for r in responses] == [200, 200, 200, 200]
+    assert m365_sandbox.state.peak_concurrency() == 4
 
 
 def test_the_request_budget_per_mailbox_throttles_until_the_window_frees(m365_sandbox: M365Sandbox) -> None:

@@ -342,6 +342,7 @@ class SandboxState:
         self.request_log: list[LoggedRequest] = []
         self.token_requests: Counter[str] = Counter()  # token endpoint calls by grant type
         self.in_flight: Counter[tuple[str, str]] = Counter()
+        self.peak_in_flight: Counter[tuple[str, str]] = Counter()  # most concurrent calls seen per (app, mailbox)
         self.budget: dict[tuple[str, str], deque[float]] = {}
         self.notification_sink: NotificationSink | None = None
         self.expired_tokens_before = 0.0
@@ -729,6 +730,7 @@ class SandboxState:
                 return "MailboxBudget"
             window.append(now)
             self.in_flight[key] += 1
+            self.peak_in_flight[key] = max(self.peak_in_flight[key], self.in_flight[key])
             return None
 
     def budget_retry_after(self, app_id: str, mailbox_id: str) -> int:
@@ -737,6 +739,12 @@ class SandboxState:
             if not window:
                 return 1
             return max(1, int(self.faults.mailbox_budget_window_seconds - (time.monotonic() - window[0])) + 1)
+
+    def peak_concurrency(self, mailbox: str | None = None) -> int:
+        """The most calls any app had in flight at once on the mailbox (throttled calls not counted)."""
+        with self.lock:
+            user_id = self.user(mailbox).id
+            return max((n for (_, m), n in self.peak_in_flight.items() if m == user_id), default=0)
 
     def leave_mailbox(self, app_id: str, mailbox_id: str) -> None:
         with self.lock:
@@ -766,6 +774,7 @@ class SandboxState:
         with self.lock:
             self.request_log.clear()
             self.token_requests.clear()
+            self.peak_in_flight.clear()
 
     def count_token_request(self, grant_type: str) -> None:
         with self.lock:
