@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from emailbot.sandbox.graph import Context, GraphError, GraphResponse, Router, ok
-from emailbot.sandbox.mime import Address, ParsedMail, build_mime
+from emailbot.sandbox.mime import Address, ParsedMail, build_mime, conversation_id_for, conversation_key
 from emailbot.sandbox.render import SELECTABLE, folder_json, html_body, message_json
 from emailbot.sandbox.state import (
     DeltaCursor,
@@ -638,8 +638,6 @@ def _store_composed(
     is_draft: bool,
     unique: str | None,
 ) -> MailMessage:
-    from emailbot.sandbox.mime import conversation_id_for, conversation_key
-
     conversation = conversation_id or conversation_id_for(conversation_key(parsed))
     return ctx.state.store_composed(
         user, parsed, _mime(parsed), folder=folder, conversation_id=conversation, is_draft=is_draft, unique_body=unique
