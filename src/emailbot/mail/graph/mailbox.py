@@ -321,6 +321,9 @@ class GraphMailboxes:
             for address in addresses
         }
         self.address = addresses[0]
+        # Emails acting side by side: their calls share $batch requests, while the client still keeps at most
+        # 4 HTTP requests in flight per mailbox.
+        self.acting_concurrency = settings.batch_size
         self.client_state = default_client_state(settings)
         self.subscriptions: Any = None  # set by emailbot.mail.graph.subscriptions when notifications are on
 
