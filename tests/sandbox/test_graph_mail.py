@@ -181,7 +181,13 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
         )
         drafted = m365_sandbox.state.drafts()
         sent = graph.post(f"/users/{box}/messages/{draft.json()['id']}/send")
-        replied = graph.post(f"/users/{box}/messages/{question}/reply", json={"comment": "Direct <answer>"})
+        replied = graph.post(
+            f"/users/{box}/messages/{question}/reply",
+            json={
+                "comment": "Direct <answer>",
+                "message": {"internetMessageHeaders": [{"name": "X-EmailBot-Key", "value": "k1"}]},
+            },
+        )
         mailed = graph.post(
             f"/users/{box}/sendMail",
             json={
@@ -214,6 +220,8 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
         ["lead@contoso.onmicrosoft.com"],
     ]
     assert b"In-Reply-To: <q1@ex.com>" in sent_items[1].raw
+    assert b"X-EmailBot-Key: k1" in sent_items[1].raw
+    assert ("X-EmailBot-Key", "k1") in sent_items[1].parsed.headers
     assert m365_sandbox.state.duplicate_replies() == {"<q1@ex.com>": 2}
 
 

@@ -625,6 +625,7 @@ def _mime(parsed: ParsedMail) -> bytes:
         message_id=parsed.internet_message_id,
         in_reply_to=parsed.in_reply_to,
         references=parsed.references,
+        extra_headers=[(name, value) for name, value in parsed.headers if name.lower().startswith("x-")],
     )
 
 
