@@ -199,6 +199,16 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
             },
         )
         no_recipient = graph.post(f"/users/{box}/sendMail", json={"message": {"subject": "x"}})
+        six_headers = graph.post(
+            f"/users/{box}/sendMail",
+            json={
+                "message": {
+                    "subject": "x",
+                    "toRecipients": [{"emailAddress": {"address": "a@example.com"}}],
+                    "internetMessageHeaders": [{"name": f"X-H{n}", "value": "v"} for n in range(6)],
+                }
+            },
+        )
 
     assert draft.status_code == 201
     assert draft.json()["isDraft"] is True
@@ -207,6 +217,7 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
     assert len(drafted) == 1
     assert [sent.status_code, replied.status_code, mailed.status_code] == [202, 202, 202]
     assert no_recipient.status_code == 400
+    assert six_headers.json()["error"]["code"] == "InvalidInternetMessageHeaderCollection"
     assert m365_sandbox.state.drafts() == []
     sent_items = m365_sandbox.state.sent_items()
     assert [m.parsed.subject for m in sent_items] == ["RE: Invoice", "RE: Invoice", "Escalation"]

@@ -29,6 +29,7 @@ DEFAULT_PAGE = 10
 MAX_PAGE = 1000
 _PATCHABLE_ANY = {"categories", "flag", "isRead", "importance", "inferenceClassification"}
 _PATCHABLE_DRAFT = {"subject", "body", "toRecipients", "ccRecipients", "bccRecipients", "replyTo"}
+MAX_CUSTOM_HEADERS = 5
 _FLAG_STATUSES = {"notFlagged", "flagged", "complete"}
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+(?:'((?:[^']|'')*)'|(true|false))\s*$", re.IGNORECASE)
 
@@ -525,15 +526,7 @@ def _compose(
         return addresses
 
     domain = user.mail.split("@")[-1]
-    extra_headers = [
-        (str(h.get("name")), str(h.get("value")))
-        for h in fields.get("internetMessageHeaders") or []
-        if isinstance(h, dict) and str(h.get("name", "")).lower().startswith("x-")
-    ]
-    if len(extra_headers) != len(fields.get("internetMessageHeaders") or []):
-        raise GraphError(
-            400, "InvalidInternetMessageHeader", "The internet message header name should start with 'x-' or 'X-'."
-        )
+    extra_headers = _custom_headers(fields.get("internetMessageHeaders"))
     parsed = ParsedMail(
         subject=subject,
         sender=Address(user.display_name, user.mail),
@@ -556,6 +549,24 @@ def _compose(
     if in_reply_to:
         parsed.headers.append(("In-Reply-To", in_reply_to))
     return parsed
+
+
+def _custom_headers(raw: Any) -> list[tuple[str, str]]:
+    """Graph's rules for internetMessageHeaders on new mail: at most 5, each named x-…"""
+    headers = raw or []
+    if not isinstance(headers, list) or not all(isinstance(h, dict) for h in headers):
+        raise GraphError(400, "InvalidInternetMessageHeaderCollection", "internetMessageHeaders must be a list.")
+    if len(headers) > MAX_CUSTOM_HEADERS:
+        raise GraphError(
+            400,
+            "InvalidInternetMessageHeaderCollection",
+            f"Maximum number of headers in one message should be less than or equal to {MAX_CUSTOM_HEADERS}.",
+        )
+    if any(not str(h.get("name", "")).lower().startswith("x-") for h in headers):
+        raise GraphError(
+            400, "InvalidInternetMessageHeader", "The internet message header name should start with 'x-' or 'X-'."
+        )
+    return [(str(h["name"]), str(h.get("value", ""))) for h in headers]
 
 
 def _reply_to(user: User, original: MailMessage, payload: dict[str, Any], *, reply_all: bool) -> tuple[ParsedMail, str]:
