@@ -54,7 +54,8 @@ def test_page_size_preference_is_applied_and_reported(m365_sandbox: M365Sandbox)
         m365_sandbox.deliver_email(subject=f"Mail {n}")
     with m365_sandbox.graph() as graph:
         response = graph.get(
-            f"/users/{m365_sandbox.mailbox}/mailFolders/inbox/messages/delta", headers={"Prefer": "odata.maxpagesize=1"}
+            f"/users/{m365_sandbox.mailbox}/mailFolders('inbox')/messages/delta()",
+            headers={"Prefer": "odata.maxpagesize=1"},
         )
 
     assert len(response.json()["value"]) == 1
