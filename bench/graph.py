@@ -77,7 +77,9 @@ def corpus(folder: Path, count: int) -> list[bytes]:
     return [path.read_bytes() for path in sorted((folder / "new").iterdir())]
 
 
-def run_scenario(name: str, messages: list[bytes], folder: Path, *, rate: float | None) -> Result:
+def run_scenario(
+    name: str, messages: list[bytes], folder: Path, *, rate: float | None, model_dir: Path | None = None
+) -> Result:
     sandbox = Sandbox(folder / "pki")
     server = SandboxServer(sandbox)
     server.start()
@@ -89,7 +91,7 @@ def run_scenario(name: str, messages: list[bytes], folder: Path, *, rate: float 
             **env,
             mailbox_address=sandbox.state.config.mailbox,
             database_url=f"sqlite+aiosqlite:///{database}",
-            model_dir=folder / "models",
+            model_dir=model_dir or folder / "models",
             data_dir=folder / "var",
         )
         if rate is None:
