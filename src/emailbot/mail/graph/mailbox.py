@@ -332,8 +332,6 @@ class GraphMailboxes:
         return self.client.tokens
 
     async def fetch_new(self, limit: int) -> Sequence[RawMessage]:
-        if self.subscriptions is not None:
-            self.subscriptions.ensure_running()
         messages: list[RawMessage] = []
         for mailbox in self.mailboxes.values():
             if len(messages) >= limit:
