@@ -237,10 +237,11 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
 
 
 def test_tokens_stop_working_when_their_lifetime_ends(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path, SandboxConfig(token_lifetime_seconds=1)) as sandbox, sandbox.graph() as graph:
+    # Three seconds: long enough for the first call on a busy machine, short enough to wait out.
+    with running_sandbox(tmp_path, SandboxConfig(token_lifetime_seconds=3)) as sandbox, sandbox.graph() as graph:
         path = f"/users/{sandbox.mailbox}/mailFolders/inbox"
         first = graph.get(path)
-        sandbox.wait_for(lambda: graph.get(path).status_code == 401, timeout=5, interval=0.2)
+        sandbox.wait_for(lambda: graph.get(path).status_code == 401, timeout=10, interval=0.2)
         expired = graph.get(path)
 
     assert first.status_code == 200
@@ -268,3 +269,19 @@ def test_seeding_a_folder_of_eml_files_and_attachments(m365_sandbox: M365Sandbox
     assert len(ids) == 2
     assert [(m["subject"], m["hasAttachments"]) for m in listed] == [("First", False), ("Invoice attached", True)]
     assert listed[1]["body"] == {"contentType": "text", "content": "See the PDF.\n"}
+
+
+def test_custom_folders_can_be_created_found_and_moved_to(m365_sandbox: M365Sandbox) -> None:
+    message_id = m365_sandbox.deliver_email()
+    box = m365_sandbox.mailbox
+    with m365_sandbox.graph() as graph:
+        created = graph.post(f"/users/{box}/mailFolders", json={"displayName": "Handled by EmailBot"})
+        again = graph.post(f"/users/{box}/mailFolders", json={"displayName": "handled by emailbot"})
+        found = graph.get(f"/users/{box}/mailFolders", params={"$filter": "displayName eq 'Handled by EmailBot'"})
+        moved = graph.post(f"/users/{box}/messages/{message_id}/move", json={"destinationId": created.json()["id"]})
+
+    assert created.status_code == 201
+    assert again.status_code == 409
+    assert [f["id"] for f in found.json()["value"]] == [created.json()["id"]]
+    assert moved.status_code == 201
+    assert [m.immutable_id for m in m365_sandbox.state.messages_in(created.json()["id"])] == [message_id]

@@ -38,6 +38,7 @@ def register(router: Router) -> None:
     router.add("GET", "/users", list_users, USER_READ, denied_code="Authorization_RequestDenied")
     router.add("GET", "/users/{user}", get_user, USER_READ, denied_code="Authorization_RequestDenied", directory=True)
     router.add("GET", "/users/{user}/mailFolders", list_folders, MAIL_READ, mailbox=True)
+    router.add("POST", "/users/{user}/mailFolders", create_folder, MAIL_WRITE, mailbox=True)
     router.add("GET", "/users/{user}/mailFolders/{folder}", get_folder, MAIL_READ, mailbox=True)
     router.add("GET", "/users/{user}/mailFolders/{folder}/messages/delta", delta, MAIL_READ, mailbox=True)
     router.add("GET", "/users/{user}/mailFolders/{folder}/messages", list_messages, MAIL_READ, mailbox=True)
@@ -91,12 +92,28 @@ def _select_user(user: User, ctx: Context) -> dict[str, Any]:
 async def list_folders(ctx: Context) -> GraphResponse:
     user = _user(ctx)
     visible = [f for f in user.folders.values() if f.well_known_name != "outbox"]
+    if ctx.request.query.get("$filter"):
+        wanted = _parse_filter(ctx.request.query["$filter"], {"displayName"})
+        visible = [f for f in visible if f.display_name.lower() == str(wanted["displayName"]).lower()]
     return ok(
         {
             "@odata.context": f"{ctx.request.base_url}/$metadata#users('{user.id}')/mailFolders",
             "value": [folder_json(user, f) for f in visible],
         }
     )
+
+
+async def create_folder(ctx: Context) -> GraphResponse:
+    user = _user(ctx)
+    payload = _object(ctx.request.json())
+    name = payload.get("displayName")
+    if not isinstance(name, str) or not name.strip():
+        raise GraphError(400, "ErrorInvalidRequest", "displayName is required.")
+    try:
+        folder = ctx.state.add_folder(name.strip(), mailbox=user.id)
+    except ValueError:
+        raise GraphError(409, "ErrorFolderExists", "A folder with the specified name already exists.") from None
+    return ok(folder_json(user, folder), 201)
 
 
 async def get_folder(ctx: Context) -> GraphResponse:

@@ -420,6 +420,17 @@ class SandboxState:
             self.users[user.id] = user
             return user
 
+    def add_folder(self, display_name: str, *, mailbox: str | None = None) -> Folder:
+        """A custom top-level folder (like one made in Outlook); ValueError if the name is taken."""
+        with self.lock:
+            user = self.user(mailbox)
+            if any(f.display_name.lower() == display_name.lower() for f in user.folders.values()):
+                raise ValueError(f"a folder named {display_name!r} exists in {user.mail}")
+            folder = Folder(id=_opaque("AAMkAD"), display_name=display_name, well_known_name=None)
+            user.folders[folder.id] = folder
+            user.tombstones[folder.id] = []
+            return folder
+
     def set_mailbox_enabled(self, address: str, *, enabled: bool) -> None:
         """A user whose mailbox is inactive or on-premises answers MailboxNotEnabledForRESTAPI."""
         with self.lock:
