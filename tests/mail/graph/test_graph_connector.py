@@ -278,3 +278,55 @@ async def test_two_workers_on_one_reply_in_one_process_send_it_once(
     results = await asyncio.gather(*(mailbox.send_reply(source, _reply(), "reply:3") for _ in range(3)))
     assert len(set(results)) == 1
     assert len(m365_sandbox.state.sent_items()) == 1
+
+
+async def test_handled_mail_is_moved_after_it_is_marked(
+    m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str, trained_model_dir: Path
+) -> None:
+    message_id = m365_sandbox.deliver_email(subject="Printer")
+    settings = sandbox_settings(
+        m365_sandbox, tmp_path, database_url, model_dir=trained_model_dir, graph_move_to="archive"
+    )
+    runtime = build_runtime(settings)
+    try:
+        await runtime.engine.poll_once()
+        m365_sandbox.state.reset_request_log()
+        await runtime.mailbox.mark_handled(f"{m365_sandbox.mailbox}:{message_id}", "SUPPORT", flagged=True)
+        await runtime.mailbox.mark_handled(f"{m365_sandbox.mailbox}:{message_id}", "SUPPORT", flagged=True)
+    finally:
+        await runtime.close()
+    [archived] = m365_sandbox.state.messages_in("archive")
+    assert archived.immutable_id == message_id  # immutable ids survive the move
+    assert archived.is_read
+    assert archived.categories == ["EmailBot/SUPPORT"]
+    assert archived.flag_status == "flagged"
+    assert m365_sandbox.state.messages_in("inbox") == []
+    calls = m365_sandbox.state.request_counts(include_batch_items=True)
+    assert calls["PATCH /users/{user}/messages/{message}"] == 2
+    assert calls["POST /users/{user}/messages/{message}/move"] == 2  # the repeat moves within the archive
+    assert calls["POST /$batch"] == 3  # PATCH and move share one batch (dependsOn); the repeat first reads categories
+
+
+async def test_certificate_and_key_in_separate_files(
+    m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str, trained_model_dir: Path
+) -> None:
+    combined = m365_sandbox.client_certificate_path.read_text()
+    start = combined.index("-----BEGIN CERTIFICATE-----")
+    key_pem, cert_pem = combined[:start], combined[start:]
+    (tmp_path / "key.pem").write_text(key_pem)
+    (tmp_path / "cert.pem").write_text(cert_pem)
+    settings = sandbox_settings(
+        m365_sandbox, tmp_path, database_url, model_dir=trained_model_dir, certificate=True
+    ).model_copy(
+        update={
+            "graph_client_certificate": tmp_path / "cert.pem",
+            "graph_client_certificate_key": tmp_path / "key.pem",
+            "graph_client_certificate_thumbprint": None,  # computed from the certificate
+        }
+    )
+    runtime = build_runtime(settings)
+    try:
+        token = await graph_mailbox(runtime).tokens.token()
+    finally:
+        await runtime.close()
+    assert "Mail.ReadWrite" in token.roles
