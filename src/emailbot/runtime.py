@@ -56,6 +56,8 @@ def build_runtime(settings: Settings) -> Runtime:
     mailbox = open_mailbox(settings, db)
     classifier = build_classifier(settings)
     config = engine_config(settings, taxonomy)
+    # A connector that groups its calls (Graph's $batch) does best when a whole batch of emails acts at once.
+    config.concurrency = max(config.concurrency, getattr(mailbox, "acting_concurrency", 0))
     planner = Planner(
         taxonomy,
         ReplyTemplates(taxonomy.template_dirs),

@@ -153,6 +153,7 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     graph_client_certificate: Path | None = None
     graph_client_certificate_thumbprint: str | None = None
+    graph_client_certificate_key: Path | None = None
     graph_authority_url: str = "https://login.microsoftonline.com"
     graph_base_url: str = "https://graph.microsoft.com/v1.0"
     graph_ca_bundle: Path | None = None
@@ -268,6 +269,9 @@ class Settings(BaseSettings):
                 "graph_client_secret: set EMAILBOT_GRAPH_CLIENT_SECRET or EMAILBOT_GRAPH_CLIENT_CERTIFICATE "
                 "when EMAILBOT_MAILBOX=graph"
             )
+        key = self.graph_client_certificate_key
+        if key is not None and not Path(key).is_file():
+            raise ValueError("graph_client_certificate_key: no such file (the certificate's private key, PEM)")
         if certificate is not None and not Path(certificate).is_file():
             raise ValueError(
                 "graph_client_certificate: no such file (a PEM file holding the private key and certificate)"

@@ -22,8 +22,10 @@ What `M365Sandbox` gives (stable API: the connector's tests rely on it):
   httpx.Client is no substitute (it sends MSAL's bytes client assertion as "b'...'").
 - `deliver(raw, mailbox=None, folder="inbox")` and `deliver_email(subject=…, body=…, sender=…)`: new mail in the
   inbox (fires change notifications); returns the immutable id.
-- `state` (`SandboxState`): `messages_in(folder)`, `sent_items()`, `drafts()`, `message(id)`, `outgoing`,
-  `chat_list()`, `subscriptions`, `notification_log`, `request_counts()`, `request_total()`, `reset_request_log()`,
+- `state` (`SandboxState`): `messages_in(folder)`, `sent_items()`, `drafts()`, `message(id)`, `outgoing` (every
+  message sent), `duplicate_replies()`, `token_requests`, `chat_list()`, `subscriptions`, `notification_log`,
+  `request_counts()`, `request_total()`, `reset_request_log()`, `peak_concurrency(mailbox=None)` (with
+  `latency_seconds` > 0, or calls never overlap),
   `set_faults(failure_rate=…, failure_statuses=…, retry_after_seconds=…, latency_seconds=…,
   mailbox_concurrency_limit=…, mailbox_budget_requests=…, mailbox_budget_window_seconds=…, fail_next=[…],
   token_fail_next=[…], seed=…)` (MSAL raises MsalServiceError on a token 5xx and holds back retries for

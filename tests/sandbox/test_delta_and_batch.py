@@ -54,7 +54,8 @@ def test_page_size_preference_is_applied_and_reported(m365_sandbox: M365Sandbox)
         m365_sandbox.deliver_email(subject=f"Mail {n}")
     with m365_sandbox.graph() as graph:
         response = graph.get(
-            f"/users/{m365_sandbox.mailbox}/mailFolders/inbox/messages/delta", headers={"Prefer": "odata.maxpagesize=1"}
+            f"/users/{m365_sandbox.mailbox}/mailFolders('inbox')/messages/delta()",
+            headers={"Prefer": "odata.maxpagesize=1"},
         )
 
     assert len(response.json()["value"]) == 1
@@ -165,3 +166,15 @@ def test_batch_items_can_be_throttled_individually(m365_sandbox: M365Sandbox) ->
     assert response.status_code == 200
     assert statuses == [429, 200, 200]
     assert response.json()["responses"][0]["headers"]["Retry-After"] == "7"
+
+
+def test_independent_batch_items_run_in_parallel_and_hold_mailbox_slots(m365_sandbox: M365Sandbox) -> None:
+    # Two slots, four independent items dispatched together: two of them find the mailbox busy.
+    m365_sandbox.state.set_faults(mailbox_concurrency_limit=2, latency_seconds=0.3)
+    get = {"method": "GET", "url": f"/users/{m365_sandbox.mailbox}/mailFolders/inbox"}
+    with m365_sandbox.graph() as graph:
+        parallel = _batch(graph, [{"id": str(n), **get} for n in range(4)])
+        chained = _batch(graph, [{"id": str(n), **get, "dependsOn": [str(n - 1)] if n else []} for n in range(4)])
+
+    assert sorted(r["status"] for r in parallel.json()["responses"]) == [200, 200, 429, 429]
+    assert [r["status"] for r in chained.json()["responses"]] == [200, 200, 200, 200]

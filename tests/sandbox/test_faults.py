@@ -4,6 +4,7 @@ slow answers, and the admin HTTP API that drives them."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 import httpx
@@ -34,36 +35,33 @@ def test_a_failure_rate_fails_about_that_fraction(m365_sandbox: M365Sandbox) -> 
     assert 20 <= failures <= 60  # 20 % of 200 with a fixed seed, well inside a binomial's spread
 
 
-async def _concurrent_gets(m365_sandbox: M365Sandbox, token: str, count: int) -> list[httpx.Response]:
+async def _four_then_a_fifth(m365_sandbox: M365Sandbox, token: str) -> tuple[list[httpx.Response], httpx.Response]:
+    """Four calls held in flight by the sandbox's latency; the fifth is sent once all four are inside."""
     async with httpx.AsyncClient(
         base_url=m365_sandbox.base_url, verify=m365_sandbox.ssl_context(), headers={"Authorization": f"Bearer {token}"}
     ) as client:
         path = f"/users/{m365_sandbox.mailbox}/mailFolders/inbox"
-        return list(await asyncio.gather(*(client.get(path) for _ in range(count))))
+        first_four = [asyncio.create_task(client.get(path)) for _ in range(4)]
+        deadline = time.monotonic() + 10
+        while sum(m365_sandbox.state.in_flight.values()) < 4:
+            assert time.monotonic() < deadline, "the four calls never were in flight together"
+            await asyncio.sleep(0.01)
+        fifth = await client.get(path)
+        return list(await asyncio.gather(*first_four)), fifth
 
 
 def test_the_fifth_concurrent_request_to_a_mailbox_is_throttled(m365_sandbox: M365Sandbox) -> None:
     token = m365_sandbox.app_token()
-    # Slow answers keep the first four in flight while the fifth arrives.
-    m365_sandbox.state.set_faults(latency_seconds=1.5)
+    m365_sandbox.state.set_faults(latency_seconds=1.0)
 
-    responses = asyncio.run(_concurrent_gets(m365_sandbox, token, 5))
+    first_four, fifth = asyncio.run(_four_then_a_fifth(m365_sandbox, token))
 
-    statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200, 200, 200, 200, 429]
-    throttled = next(r for r in responses if r.status_code == 429)
-    assert throttled.json()["error"]["code"] == "ApplicationThrottled"
-    assert "MailboxConcurrency" in throttled.json()["error"]["message"]
-    assert int(throttled.headers["Retry-After"]) >= 1
-
-
-def test_four_concurrent_requests_are_all_served(m365_sandbox: M365Sandbox) -> None:
-    token = m365_sandbox.app_token()
-    m365_sandbox.state.set_faults(latency_seconds=0.5)
-
-    responses = asyncio.run(_concurrent_gets(m365_sandbox, token, 4))
-
-    assert [r.status_code for r in responses] == [200, 200, 200, 200]
+    assert [r.status_code for r in first_four] == [200, 200, 200, 200]
+    assert m365_sandbox.state.peak_concurrency() == 4  # the throttled fifth never held a slot
+    assert fifth.status_code == 429
+    assert fifth.json()["error"]["code"] == "ApplicationThrottled"
+    assert "MailboxConcurrency" in fifth.json()["error"]["message"]
+    assert int(fifth.headers["Retry-After"]) >= 1
 
 
 def test_the_request_budget_per_mailbox_throttles_until_the_window_frees(m365_sandbox: M365Sandbox) -> None:

@@ -181,7 +181,13 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
         )
         drafted = m365_sandbox.state.drafts()
         sent = graph.post(f"/users/{box}/messages/{draft.json()['id']}/send")
-        replied = graph.post(f"/users/{box}/messages/{question}/reply", json={"comment": "Direct <answer>"})
+        replied = graph.post(
+            f"/users/{box}/messages/{question}/reply",
+            json={
+                "comment": "Direct <answer>",
+                "message": {"internetMessageHeaders": [{"name": "X-EmailBot-Key", "value": "k1"}]},
+            },
+        )
         mailed = graph.post(
             f"/users/{box}/sendMail",
             json={
@@ -193,6 +199,16 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
             },
         )
         no_recipient = graph.post(f"/users/{box}/sendMail", json={"message": {"subject": "x"}})
+        six_headers = graph.post(
+            f"/users/{box}/sendMail",
+            json={
+                "message": {
+                    "subject": "x",
+                    "toRecipients": [{"emailAddress": {"address": "a@example.com"}}],
+                    "internetMessageHeaders": [{"name": f"X-H{n}", "value": "v"} for n in range(6)],
+                }
+            },
+        )
 
     assert draft.status_code == 201
     assert draft.json()["isDraft"] is True
@@ -201,6 +217,7 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
     assert len(drafted) == 1
     assert [sent.status_code, replied.status_code, mailed.status_code] == [202, 202, 202]
     assert no_recipient.status_code == 400
+    assert six_headers.json()["error"]["code"] == "InvalidInternetMessageHeaderCollection"
     assert m365_sandbox.state.drafts() == []
     sent_items = m365_sandbox.state.sent_items()
     assert [m.parsed.subject for m in sent_items] == ["RE: Invoice", "RE: Invoice", "Escalation"]
@@ -214,13 +231,17 @@ def test_create_reply_then_send_and_direct_reply_and_send_mail(m365_sandbox: M36
         ["lead@contoso.onmicrosoft.com"],
     ]
     assert b"In-Reply-To: <q1@ex.com>" in sent_items[1].raw
+    assert b"X-EmailBot-Key: k1" in sent_items[1].raw
+    assert ("X-EmailBot-Key", "k1") in sent_items[1].parsed.headers
+    assert m365_sandbox.state.duplicate_replies() == {"<q1@ex.com>": 2}
 
 
 def test_tokens_stop_working_when_their_lifetime_ends(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path, SandboxConfig(token_lifetime_seconds=1)) as sandbox, sandbox.graph() as graph:
+    # Three seconds: long enough for the first call on a busy machine, short enough to wait out.
+    with running_sandbox(tmp_path, SandboxConfig(token_lifetime_seconds=3)) as sandbox, sandbox.graph() as graph:
         path = f"/users/{sandbox.mailbox}/mailFolders/inbox"
         first = graph.get(path)
-        sandbox.wait_for(lambda: graph.get(path).status_code == 401, timeout=5, interval=0.2)
+        sandbox.wait_for(lambda: graph.get(path).status_code == 401, timeout=10, interval=0.2)
         expired = graph.get(path)
 
     assert first.status_code == 200
@@ -248,3 +269,19 @@ def test_seeding_a_folder_of_eml_files_and_attachments(m365_sandbox: M365Sandbox
     assert len(ids) == 2
     assert [(m["subject"], m["hasAttachments"]) for m in listed] == [("First", False), ("Invoice attached", True)]
     assert listed[1]["body"] == {"contentType": "text", "content": "See the PDF.\n"}
+
+
+def test_custom_folders_can_be_created_found_and_moved_to(m365_sandbox: M365Sandbox) -> None:
+    message_id = m365_sandbox.deliver_email()
+    box = m365_sandbox.mailbox
+    with m365_sandbox.graph() as graph:
+        created = graph.post(f"/users/{box}/mailFolders", json={"displayName": "Handled by EmailBot"})
+        again = graph.post(f"/users/{box}/mailFolders", json={"displayName": "handled by emailbot"})
+        found = graph.get(f"/users/{box}/mailFolders", params={"$filter": "displayName eq 'Handled by EmailBot'"})
+        moved = graph.post(f"/users/{box}/messages/{message_id}/move", json={"destinationId": created.json()["id"]})
+
+    assert created.status_code == 201
+    assert again.status_code == 409
+    assert [f["id"] for f in found.json()["value"]] == [created.json()["id"]]
+    assert moved.status_code == 201
+    assert [m.immutable_id for m in m365_sandbox.state.messages_in(created.json()["id"])] == [message_id]

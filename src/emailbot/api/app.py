@@ -18,6 +18,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_engine:
             runtime.engine.start()
+            notifications.start_subscriptions(runtime)
         try:
             yield
         finally:

@@ -81,6 +81,17 @@ async def _genuine_items(request: Request, runtime: Runtime) -> list[dict[str, A
     return genuine
 
 
+def start_subscriptions(runtime: Runtime) -> None:
+    """With the service running and EMAILBOT_GRAPH_NOTIFICATION_URL set: subscribe, and keep subscriptions alive.
+
+    Only a running service does this (not `emailbot process`): Graph checks the URL while subscribing, so the web
+    server must answer; the first attempt, made while it starts, is retried within seconds.
+    """
+    subscriptions = getattr(runtime.mailbox, "subscriptions", None)
+    if subscriptions is not None:
+        subscriptions.ensure_running()
+
+
 def _in_background(work: Any) -> None:
     async def guarded() -> None:
         try:

@@ -146,6 +146,7 @@ def admin_routes(state: SandboxState, notifier: Notifier) -> list[Route]:
                 "by_route": dict(state.request_counts()),
                 "by_route_including_batch_items": dict(state.request_counts(include_batch_items=True)),
                 "token_requests": dict(state.token_requests),
+                "peak_concurrency": state.peak_concurrency(),
                 "log": log,
             }
         )

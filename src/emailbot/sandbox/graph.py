@@ -145,6 +145,7 @@ _ODATA_KEY = re.compile(r"(\w+)\('([^']*)'\)")
 def normalise_path(path: str) -> str:
     """`users('x')/mailFolders('inbox')` → `users/x/mailFolders/inbox`; case-insensitive segment names kept as sent."""
     path = _ODATA_KEY.sub(lambda m: f"{m.group(1)}/{m.group(2)}", path)
+    path = re.sub(r"/delta\(\)$", "/delta", path)  # OData function-call syntax, as some SDKs send it
     return "/" + path.strip("/")
 
 

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from emailbot.sandbox.graph import Context, GraphError, GraphResponse, Router, ok
-from emailbot.sandbox.mime import Address, ParsedMail, build_mime
+from emailbot.sandbox.mime import Address, ParsedMail, build_mime, conversation_id_for, conversation_key
 from emailbot.sandbox.render import SELECTABLE, folder_json, html_body, message_json
 from emailbot.sandbox.state import (
     DeltaCursor,
@@ -29,6 +29,7 @@ DEFAULT_PAGE = 10
 MAX_PAGE = 1000
 _PATCHABLE_ANY = {"categories", "flag", "isRead", "importance", "inferenceClassification"}
 _PATCHABLE_DRAFT = {"subject", "body", "toRecipients", "ccRecipients", "bccRecipients", "replyTo"}
+MAX_CUSTOM_HEADERS = 5
 _FLAG_STATUSES = {"notFlagged", "flagged", "complete"}
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+(?:'((?:[^']|'')*)'|(true|false))\s*$", re.IGNORECASE)
 
@@ -37,6 +38,7 @@ def register(router: Router) -> None:
     router.add("GET", "/users", list_users, USER_READ, denied_code="Authorization_RequestDenied")
     router.add("GET", "/users/{user}", get_user, USER_READ, denied_code="Authorization_RequestDenied", directory=True)
     router.add("GET", "/users/{user}/mailFolders", list_folders, MAIL_READ, mailbox=True)
+    router.add("POST", "/users/{user}/mailFolders", create_folder, MAIL_WRITE, mailbox=True)
     router.add("GET", "/users/{user}/mailFolders/{folder}", get_folder, MAIL_READ, mailbox=True)
     router.add("GET", "/users/{user}/mailFolders/{folder}/messages/delta", delta, MAIL_READ, mailbox=True)
     router.add("GET", "/users/{user}/mailFolders/{folder}/messages", list_messages, MAIL_READ, mailbox=True)
@@ -90,12 +92,28 @@ def _select_user(user: User, ctx: Context) -> dict[str, Any]:
 async def list_folders(ctx: Context) -> GraphResponse:
     user = _user(ctx)
     visible = [f for f in user.folders.values() if f.well_known_name != "outbox"]
+    if ctx.request.query.get("$filter"):
+        wanted = _parse_filter(ctx.request.query["$filter"], {"displayName"})
+        visible = [f for f in visible if f.display_name.lower() == str(wanted["displayName"]).lower()]
     return ok(
         {
             "@odata.context": f"{ctx.request.base_url}/$metadata#users('{user.id}')/mailFolders",
             "value": [folder_json(user, f) for f in visible],
         }
     )
+
+
+async def create_folder(ctx: Context) -> GraphResponse:
+    user = _user(ctx)
+    payload = _object(ctx.request.json())
+    name = payload.get("displayName")
+    if not isinstance(name, str) or not name.strip():
+        raise GraphError(400, "ErrorInvalidRequest", "displayName is required.")
+    try:
+        folder = ctx.state.add_folder(name.strip(), mailbox=user.id)
+    except ValueError:
+        raise GraphError(409, "ErrorFolderExists", "A folder with the specified name already exists.") from None
+    return ok(folder_json(user, folder), 201)
 
 
 async def get_folder(ctx: Context) -> GraphResponse:
@@ -525,15 +543,7 @@ def _compose(
         return addresses
 
     domain = user.mail.split("@")[-1]
-    extra_headers = [
-        (str(h.get("name")), str(h.get("value")))
-        for h in fields.get("internetMessageHeaders") or []
-        if isinstance(h, dict) and str(h.get("name", "")).lower().startswith("x-")
-    ]
-    if len(extra_headers) != len(fields.get("internetMessageHeaders") or []):
-        raise GraphError(
-            400, "InvalidInternetMessageHeader", "The internet message header name should start with 'x-' or 'X-'."
-        )
+    extra_headers = _custom_headers(fields.get("internetMessageHeaders"))
     parsed = ParsedMail(
         subject=subject,
         sender=Address(user.display_name, user.mail),
@@ -556,6 +566,24 @@ def _compose(
     if in_reply_to:
         parsed.headers.append(("In-Reply-To", in_reply_to))
     return parsed
+
+
+def _custom_headers(raw: Any) -> list[tuple[str, str]]:
+    """Graph's rules for internetMessageHeaders on new mail: at most 5, each named x-…"""
+    headers = raw or []
+    if not isinstance(headers, list) or not all(isinstance(h, dict) for h in headers):
+        raise GraphError(400, "InvalidInternetMessageHeaderCollection", "internetMessageHeaders must be a list.")
+    if len(headers) > MAX_CUSTOM_HEADERS:
+        raise GraphError(
+            400,
+            "InvalidInternetMessageHeaderCollection",
+            f"Maximum number of headers in one message should be less than or equal to {MAX_CUSTOM_HEADERS}.",
+        )
+    if any(not str(h.get("name", "")).lower().startswith("x-") for h in headers):
+        raise GraphError(
+            400, "InvalidInternetMessageHeader", "The internet message header name should start with 'x-' or 'X-'."
+        )
+    return [(str(h["name"]), str(h.get("value", ""))) for h in headers]
 
 
 def _reply_to(user: User, original: MailMessage, payload: dict[str, Any], *, reply_all: bool) -> tuple[ParsedMail, str]:
@@ -625,6 +653,7 @@ def _mime(parsed: ParsedMail) -> bytes:
         message_id=parsed.internet_message_id,
         in_reply_to=parsed.in_reply_to,
         references=parsed.references,
+        extra_headers=[(name, value) for name, value in parsed.headers if name.lower().startswith("x-")],
     )
 
 
@@ -638,8 +667,6 @@ def _store_composed(
     is_draft: bool,
     unique: str | None,
 ) -> MailMessage:
-    from emailbot.sandbox.mime import conversation_id_for, conversation_key
-
     conversation = conversation_id or conversation_id_for(conversation_key(parsed))
     return ctx.state.store_composed(
         user, parsed, _mime(parsed), folder=folder, conversation_id=conversation, is_draft=is_draft, unique_body=unique

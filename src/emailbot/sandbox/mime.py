@@ -82,6 +82,7 @@ def build_mime(
     in_reply_to: str = "",
     references: list[str] | None = None,
     sent: dt.datetime | None = None,
+    extra_headers: list[tuple[str, str]] | None = None,
 ) -> bytes:
     """The raw MIME Exchange would hold for a message composed through Graph (drafts, replies, sendMail)."""
     message = EmailMessage(policy=policy.SMTP)
@@ -97,6 +98,8 @@ def build_mime(
         message["In-Reply-To"] = in_reply_to
     if references:
         message["References"] = " ".join(references)
+    for name, value in extra_headers or []:
+        message[name] = value
     message.set_content(body, subtype="html" if body_type == "html" else "plain")
     return message.as_bytes()
 

@@ -342,6 +342,7 @@ class SandboxState:
         self.request_log: list[LoggedRequest] = []
         self.token_requests: Counter[str] = Counter()  # token endpoint calls by grant type
         self.in_flight: Counter[tuple[str, str]] = Counter()
+        self.peak_in_flight: Counter[tuple[str, str]] = Counter()  # most concurrent calls seen per (app, mailbox)
         self.budget: dict[tuple[str, str], deque[float]] = {}
         self.notification_sink: NotificationSink | None = None
         self.expired_tokens_before = 0.0
@@ -418,6 +419,17 @@ class SandboxState:
                 user.tombstones[folder.id] = []
             self.users[user.id] = user
             return user
+
+    def add_folder(self, display_name: str, *, mailbox: str | None = None) -> Folder:
+        """A custom top-level folder (like one made in Outlook); ValueError if the name is taken."""
+        with self.lock:
+            user = self.user(mailbox)
+            if any(f.display_name.lower() == display_name.lower() for f in user.folders.values()):
+                raise ValueError(f"a folder named {display_name!r} exists in {user.mail}")
+            folder = Folder(id=_opaque("AAMkAD"), display_name=display_name, well_known_name=None)
+            user.folders[folder.id] = folder
+            user.tombstones[folder.id] = []
+            return folder
 
     def set_mailbox_enabled(self, address: str, *, enabled: bool) -> None:
         """A user whose mailbox is inactive or on-premises answers MailboxNotEnabledForRESTAPI."""
@@ -527,6 +539,12 @@ class SandboxState:
                 "sent_at": graph_time(utcnow()),
             }
         )
+
+    def duplicate_replies(self) -> dict[str, int]:
+        """Messages answered more than once: In-Reply-To → number of replies sent (empty when none)."""
+        with self.lock:
+            counts = Counter(o["in_reply_to"] for o in self.outgoing if o["in_reply_to"])
+            return {message_id: n for message_id, n in counts.items() if n > 1}
 
     def touch(self, user: User, message: MailMessage) -> None:
         """Records a property change: the message shows up again in delta and `updated` subscribers hear of it."""
@@ -723,6 +741,7 @@ class SandboxState:
                 return "MailboxBudget"
             window.append(now)
             self.in_flight[key] += 1
+            self.peak_in_flight[key] = max(self.peak_in_flight[key], self.in_flight[key])
             return None
 
     def budget_retry_after(self, app_id: str, mailbox_id: str) -> int:
@@ -731,6 +750,12 @@ class SandboxState:
             if not window:
                 return 1
             return max(1, int(self.faults.mailbox_budget_window_seconds - (time.monotonic() - window[0])) + 1)
+
+    def peak_concurrency(self, mailbox: str | None = None) -> int:
+        """The most calls any app had in flight at once on the mailbox (throttled calls not counted)."""
+        with self.lock:
+            user_id = self.user(mailbox).id
+            return max((n for (_, m), n in self.peak_in_flight.items() if m == user_id), default=0)
 
     def leave_mailbox(self, app_id: str, mailbox_id: str) -> None:
         with self.lock:
@@ -760,6 +785,7 @@ class SandboxState:
         with self.lock:
             self.request_log.clear()
             self.token_requests.clear()
+            self.peak_in_flight.clear()
 
     def count_token_request(self, grant_type: str) -> None:
         with self.lock:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from emailbot.sandbox.graph import Context, GraphError, GraphResponse, Router, ok
+from emailbot.sandbox.graph import Context, GraphError, GraphResponse, Router, normalise_path, ok
 from emailbot.sandbox.state import SandboxState, Subscription, parse_graph_time, utcnow
 
 SUBSCRIPTION_PERMISSIONS = ("Mail.Read", "Mail.ReadWrite", "Mail.ReadBasic", "Mail.ReadBasic.All")
@@ -163,8 +163,6 @@ def _checked_expiration(state: SandboxState, value: Any) -> dt.datetime:
 
 def _resource_target(ctx: Context, resource: str) -> tuple[str, str | None]:
     """Supports `users/{id}/messages` and `users/{id}/mailFolders('{folder}')/messages` (also `me/...`)."""
-    from emailbot.sandbox.graph import normalise_path
-
     parts = normalise_path(resource).strip("/").split("/")
     lowered = [p.lower() for p in parts]
     if lowered[:1] == ["me"] and ctx.token.is_delegated:

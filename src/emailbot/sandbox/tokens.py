@@ -53,10 +53,11 @@ class VerifiedToken:
 
 
 class TokenService:
-    """Signs tokens with the sandbox's key; `revoked_before` lets a test expire every token issued so far."""
+    """Signs tokens with the sandbox's key and verifies them (signature, audience, issuer, lifetime)."""
 
     def __init__(self, signing_key_pem: bytes, tenant_id: str) -> None:
-        key = serialization.load_pem_private_key(signing_key_pem, password=None)
+        # The sandbox generated this key itself: skipping the (slow) RSA consistency check is safe.
+        key = serialization.load_pem_private_key(signing_key_pem, password=None, unsafe_skip_rsa_key_validation=True)
         assert isinstance(key, rsa.RSAPrivateKey)
         self._key = key
         self._tenant_id = tenant_id
@@ -64,7 +65,6 @@ class TokenService:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self.key_id = base64.urlsafe_b64encode(hashlib.sha1(public_der).digest()).decode().rstrip("=")
-        self.revoked_before = 0.0
 
     @property
     def issuer(self) -> str:
@@ -108,8 +108,6 @@ class TokenService:
             raise TokenRejected("Access token validation failure. Invalid audience.") from None
         except jwt.InvalidTokenError:
             raise TokenRejected("IDX14100: JWT is not well formed, or its signature is invalid.") from None
-        if claims["iat"] <= self.revoked_before:
-            raise TokenRejected("Lifetime validation failed, the token is expired.")
         return VerifiedToken(claims)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from emailbot.classifiers.local import LocalClassifier
 from emailbot.mail.graph.mailbox import GraphMailboxes
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.settings import Settings
@@ -20,16 +21,35 @@ def graph_overrides(env: dict[str, str]) -> dict[str, Any]:
     return {name.removeprefix("EMAILBOT_").lower(): value for name, value in env.items()}
 
 
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The starter model, trained once for these tests (each runtime only loads it)."""
+    path = tmp_path_factory.mktemp("graph-models")
+    LocalClassifier.from_settings(path)
+    return path
+
+
 def sandbox_settings(
-    sandbox: M365Sandbox, tmp_path: Path, database_url: str, *, certificate: bool = False, **extra: Any
+    sandbox: M365Sandbox,
+    tmp_path: Path,
+    database_url: str,
+    *,
+    model_dir: Path | None = None,
+    certificate: bool = False,
+    **extra: Any,
 ) -> Settings:
     values = graph_overrides(sandbox.env(certificate=certificate)) | {"mailbox_address": sandbox.mailbox} | extra
-    return settings_for(tmp_path, database_url, **values)
+    settings = settings_for(tmp_path, database_url, **values)
+    if model_dir is not None:
+        settings = settings.model_copy(update={"model_dir": model_dir})
+    return settings
 
 
 @pytest.fixture
-async def graph_runtime(m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str) -> AsyncIterator[Runtime]:
-    built = build_runtime(sandbox_settings(m365_sandbox, tmp_path, database_url))
+async def graph_runtime(
+    m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str, trained_model_dir: Path
+) -> AsyncIterator[Runtime]:
+    built = build_runtime(sandbox_settings(m365_sandbox, tmp_path, database_url, model_dir=trained_model_dir))
     yield built
     await built.close()
 

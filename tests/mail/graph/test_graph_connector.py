@@ -43,10 +43,12 @@ async def _stored(runtime: Runtime) -> int:
 
 
 async def test_delta_sync_hands_over_full_mime_and_resumes_after_a_restart(
-    m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str
+    m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str, trained_model_dir: Path
 ) -> None:
     first_ids = [m365_sandbox.deliver_email(subject=f"Printer {i}", message_id=f"<p{i}@example.com>") for i in range(3)]
-    runtime = build_runtime(sandbox_settings(m365_sandbox, tmp_path, database_url, graph_page_size=2))
+    runtime = build_runtime(
+        sandbox_settings(m365_sandbox, tmp_path, database_url, model_dir=trained_model_dir, graph_page_size=2)
+    )
     try:
         assert await runtime.engine.poll_once() == 3
         async with runtime.db.sessions() as session:
@@ -66,18 +68,55 @@ async def test_delta_sync_hands_over_full_mime_and_resumes_after_a_restart(
 
     later = m365_sandbox.deliver_email(subject="Scanner", message_id="<s@example.com>")
     m365_sandbox.state.reset_request_log()
-    restarted = build_runtime(sandbox_settings(m365_sandbox, tmp_path, database_url))
+    restarted = build_runtime(
+        sandbox_settings(m365_sandbox, tmp_path, database_url, model_dir=trained_model_dir, graph_page_size=2)
+    )
     try:
         assert await restarted.engine.poll_once() == 1
         async with restarted.db.sessions() as session:
             newest = await session.scalar(select(EmailRow).order_by(EmailRow.id.desc()).limit(1))
         assert newest is not None
         assert newest.source_id == f"{m365_sandbox.mailbox}:{later}"
-        delta_calls = [r for r in m365_sandbox.state.request_counts() if "delta" in r]
-        assert delta_calls, "resumed with the stored delta link"
+        delta_calls = sum(n for route, n in m365_sandbox.state.request_counts().items() if "delta" in route)
+        assert delta_calls == 1, "resumed from the stored delta link (a full sync would page through 4 messages)"
         assert await _stored(restarted) == 4
     finally:
         await restarted.close()
+
+
+async def test_a_restart_mid_sync_resumes_from_the_next_page(
+    m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str, trained_model_dir: Path
+) -> None:
+    for i in range(6):
+        m365_sandbox.deliver_email(subject=f"Order {i}")
+    settings = sandbox_settings(m365_sandbox, tmp_path, database_url, model_dir=trained_model_dir, graph_page_size=2)
+    first = build_runtime(settings)
+    try:
+        page = await first.mailbox.fetch_new(100)
+        assert len(page) == 2
+        await first.engine.ingest(page)  # stored and acknowledged; then the process stops mid-sync
+    finally:
+        await first.close()
+    m365_sandbox.state.reset_request_log()
+    second = build_runtime(settings)
+    try:
+        assert await second.engine.poll_once() == 4
+    finally:
+        await second.close()
+    delta_calls = sum(n for route, n in m365_sandbox.state.request_counts().items() if "delta" in route)
+    assert delta_calls == 2  # pages two and three; starting over would take three
+    assert await _stored_in(settings.database_url) == 6
+
+
+async def _stored_in(database_url: str) -> int:
+    from emailbot.store.db import Database
+
+    db = Database(database_url)
+    try:
+        async with db.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(EmailRow)) or 0)
+    finally:
+        await db.dispose()
 
 
 async def test_expired_delta_link_resyncs_without_storing_anything_twice(
@@ -200,9 +239,13 @@ async def test_an_expired_token_is_renewed(graph_runtime: Runtime, m365_sandbox:
     assert await graph_runtime.engine.poll_once() == 1
 
 
-async def test_certificate_credentials(m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str) -> None:
+async def test_certificate_credentials(
+    m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str, trained_model_dir: Path
+) -> None:
     m365_sandbox.deliver_email(subject="One")
-    runtime = build_runtime(sandbox_settings(m365_sandbox, tmp_path, database_url, certificate=True))
+    runtime = build_runtime(
+        sandbox_settings(m365_sandbox, tmp_path, database_url, model_dir=trained_model_dir, certificate=True)
+    )
     try:
         assert runtime.settings.graph_client_secret is None
         assert await runtime.engine.poll_once() == 1
@@ -222,3 +265,68 @@ async def test_the_engine_processes_graph_mail_end_to_end(graph_runtime: Runtime
     assert statuses == ["completed", "completed"]
     inbox = m365_sandbox.state.messages_in("inbox")
     assert all(m.is_read and any(c.startswith("EmailBot/") for c in m.categories) for m in inbox)
+
+
+async def test_two_workers_on_one_reply_in_one_process_send_it_once(
+    graph_runtime: Runtime, m365_sandbox: M365Sandbox
+) -> None:
+    message_id = m365_sandbox.deliver_email(subject="Printer")
+    await graph_runtime.engine.poll_once()
+    mailbox = graph_mailbox(graph_runtime)
+    source = f"{m365_sandbox.mailbox}:{message_id}"
+    m365_sandbox.state.set_faults(latency_seconds=0.2)  # both calls are in flight at the same time
+    results = await asyncio.gather(*(mailbox.send_reply(source, _reply(), "reply:3") for _ in range(3)))
+    assert len(set(results)) == 1
+    assert len(m365_sandbox.state.sent_items()) == 1
+
+
+async def test_handled_mail_is_moved_after_it_is_marked(
+    m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str, trained_model_dir: Path
+) -> None:
+    message_id = m365_sandbox.deliver_email(subject="Printer")
+    settings = sandbox_settings(
+        m365_sandbox, tmp_path, database_url, model_dir=trained_model_dir, graph_move_to="archive"
+    )
+    runtime = build_runtime(settings)
+    try:
+        await runtime.engine.poll_once()
+        m365_sandbox.state.reset_request_log()
+        await runtime.mailbox.mark_handled(f"{m365_sandbox.mailbox}:{message_id}", "SUPPORT", flagged=True)
+        await runtime.mailbox.mark_handled(f"{m365_sandbox.mailbox}:{message_id}", "SUPPORT", flagged=True)
+    finally:
+        await runtime.close()
+    [archived] = m365_sandbox.state.messages_in("archive")
+    assert archived.immutable_id == message_id  # immutable ids survive the move
+    assert archived.is_read
+    assert archived.categories == ["EmailBot/SUPPORT"]
+    assert archived.flag_status == "flagged"
+    assert m365_sandbox.state.messages_in("inbox") == []
+    calls = m365_sandbox.state.request_counts(include_batch_items=True)
+    assert calls["PATCH /users/{user}/messages/{message}"] == 2
+    assert calls["POST /users/{user}/messages/{message}/move"] == 2  # the repeat moves within the archive
+    assert calls["POST /$batch"] == 3  # PATCH and move share one batch (dependsOn); the repeat first reads categories
+
+
+async def test_certificate_and_key_in_separate_files(
+    m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str, trained_model_dir: Path
+) -> None:
+    combined = m365_sandbox.client_certificate_path.read_text()
+    start = combined.index("-----BEGIN CERTIFICATE-----")
+    key_pem, cert_pem = combined[:start], combined[start:]
+    (tmp_path / "key.pem").write_text(key_pem)
+    (tmp_path / "cert.pem").write_text(cert_pem)
+    settings = sandbox_settings(
+        m365_sandbox, tmp_path, database_url, model_dir=trained_model_dir, certificate=True
+    ).model_copy(
+        update={
+            "graph_client_certificate": tmp_path / "cert.pem",
+            "graph_client_certificate_key": tmp_path / "key.pem",
+            "graph_client_certificate_thumbprint": None,  # computed from the certificate
+        }
+    )
+    runtime = build_runtime(settings)
+    try:
+        token = await graph_mailbox(runtime).tokens.token()
+    finally:
+        await runtime.close()
+    assert "Mail.ReadWrite" in token.roles

@@ -182,11 +182,17 @@ class _MsalHttpClient:
 
 
 def client_credential(settings: Settings) -> str | dict[str, str]:
-    """The secret, or MSAL's certificate credential: private key plus SHA-1 thumbprint (computed when not given)."""
+    """The secret, or MSAL's certificate credential: private key plus SHA-1 thumbprint (computed when not given).
+
+    The key is next to the certificate in EMAILBOT_GRAPH_CLIENT_CERTIFICATE, or in its own file
+    EMAILBOT_GRAPH_CLIENT_CERTIFICATE_KEY.
+    """
     if settings.graph_client_certificate is not None:
         pem = Path(settings.graph_client_certificate).read_text(encoding="utf-8")
         thumbprint = settings.graph_client_certificate_thumbprint or certificate_thumbprint(pem)
-        return {"private_key": pem, "thumbprint": thumbprint.replace(":", "")}
+        key_file = settings.graph_client_certificate_key
+        private_key = Path(key_file).read_text(encoding="utf-8") if key_file is not None else pem
+        return {"private_key": private_key, "thumbprint": thumbprint.replace(":", "")}
     if settings.graph_client_secret is None:
         raise GraphAuthError("set EMAILBOT_GRAPH_CLIENT_SECRET or EMAILBOT_GRAPH_CLIENT_CERTIFICATE", permanent=True)
     return settings.graph_client_secret.get_secret_value()

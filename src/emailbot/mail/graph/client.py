@@ -35,7 +35,7 @@ MAX_ATTEMPTS = 8
 BASE_DELAY = 0.5
 MAX_DELAY = 30.0
 MAX_RETRY_AFTER = 300.0
-BATCH_LINGER_SECONDS = 0.02
+BATCH_LINGER_SECONDS = 0.2
 TOKEN_RENEWALS = 3
 
 
@@ -181,8 +181,8 @@ class GraphClient:
 
     async def _renew_token(self, attempt: int) -> None:
         """Graph refused the token (expired or revoked early): get a new one, pausing if that already failed."""
-        if attempt > 1:
-            await asyncio.sleep(backoff_delay(attempt, None))
+        if attempt > 1:  # a brand-new token refused too: give clocks (and token issuance) a second to move on
+            await asyncio.sleep(max(1.0, backoff_delay(attempt, None)))
         await self.tokens.token(force_refresh=True)
 
     def _error_of(self, response: GraphResponse, what: str) -> GraphError:

@@ -65,6 +65,7 @@ class GraphUserMailbox:
         self._round_done = False
         self._categories: dict[str, list[str]] = {}
         self._conversations: dict[str, str] = {}
+        self._key_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self.last_sync_at: datetime | None = None
         self.resyncs = 0
 
@@ -221,6 +222,22 @@ class GraphUserMailbox:
         message tagged with the key before trying again. A request that certainly did not go through (a refusal,
         throttling) removes the marker.
         """
+        # Two workers of this process on one email (a lease that ran out) take turns: the second sees the result.
+        lock, users = self._key_locks.get(key, (asyncio.Lock(), 0))
+        self._key_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._once_locked(message_id, key, create, draft_ok=draft_ok)
+        finally:
+            lock, users = self._key_locks[key]
+            if users == 1:
+                del self._key_locks[key]
+            else:
+                self._key_locks[key] = (lock, users - 1)
+
+    async def _once_locked(
+        self, message_id: str, key: str, create: Callable[[], Awaitable[str]], *, draft_ok: bool
+    ) -> str:
         kind = effect_kind(key)
         marker = await self.state.get(self.address, kind)
         if marker and marker.startswith("done:"):
@@ -304,6 +321,9 @@ class GraphMailboxes:
             for address in addresses
         }
         self.address = addresses[0]
+        # Emails acting side by side: their calls share $batch requests, while the client still keeps at most
+        # 4 HTTP requests in flight per mailbox.
+        self.acting_concurrency = settings.batch_size
         self.client_state = default_client_state(settings)
         self.subscriptions: Any = None  # set by emailbot.mail.graph.subscriptions when notifications are on
 
@@ -312,8 +332,6 @@ class GraphMailboxes:
         return self.client.tokens
 
     async def fetch_new(self, limit: int) -> Sequence[RawMessage]:
-        if self.subscriptions is not None:
-            self.subscriptions.ensure_running()
         messages: list[RawMessage] = []
         for mailbox in self.mailboxes.values():
             if len(messages) >= limit:

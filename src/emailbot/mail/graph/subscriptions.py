@@ -82,7 +82,7 @@ class Subscriptions:
             "expirationDateTime": _iso(expires),
             "clientState": self.mailboxes.client_state,
         }
-        request = GraphRequest("POST", "/subscriptions", body)
+        request = GraphRequest("POST", "/subscriptions", body, headers={"Prefer": 'IdType="ImmutableId"'})
         response = await self.client.call(mailbox, request, idempotent=False, what=f"subscribe to {mailbox}")
         created = self._from(response.json(), mailbox, expires)
         self.active[mailbox] = created
