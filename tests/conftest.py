@@ -28,6 +28,8 @@ pytest_plugins = [
     "tests.fakes.s3",
     "tests.fakes.openai_server",
     "tests.fakes.webhook",
+    "tests.fakes.webhooks",
+    "tests.fakes.m365",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

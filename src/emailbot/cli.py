@@ -283,5 +283,23 @@ def _mount_operations_commands() -> None:
 
 _mount_operations_commands()
 
+
+def _mount_sandbox_command() -> None:
+    from emailbot.sandbox.cli import sandbox
+
+    app.command(name="sandbox")(sandbox)
+
+
+_mount_sandbox_command()
+
+
+def _mount_teams_commands() -> None:
+    from emailbot.notify.cli import app as teams_app
+
+    app.add_typer(teams_app, name="teams", help="Teams escalation chats: sign-in and operations test.")
+
+
+_mount_teams_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -9,11 +9,12 @@ from typing import Any
 from emailbot.classifiers.base import Classifier
 from emailbot.classifiers.registry import build_classifier, build_reply_writer
 from emailbot.domain import Address
+from emailbot.escalations.sla import SlaMonitor, SlaPolicy
 from emailbot.jobs.engine import Engine, EngineTiming
 from emailbot.jobs.queue import MemoryQueue, WorkQueue
 from emailbot.mail.base import Mailbox
 from emailbot.mail.registry import open_mailbox
-from emailbot.notify.log import LogNotifier
+from emailbot.notify.registry import Notifications, build_notifications
 from emailbot.ops.alerts import AlertSink, LogAlertSink, StoredAlertSink
 from emailbot.ops.state import OpsState
 from emailbot.pipeline.act import EffectRunner, Planner
@@ -42,12 +43,18 @@ class Runtime:
     started_at: datetime = field(default_factory=utcnow)
     ops: OpsState = field(default_factory=OpsState)
     overrides: dict[str, Any] = field(default_factory=dict)  # run-time settings without a home in a component
+    notifications: Notifications | None = None
 
     async def close(self) -> None:
         await self.ops.stop()
         await self.engine.stop()
         if isinstance(self.alerts, StoredAlertSink):
             await self.alerts.close()
+        close_mailbox = getattr(self.mailbox, "aclose", None)
+        if close_mailbox is not None:
+            await close_mailbox()
+        if self.notifications is not None:
+            await self.notifications.aclose()
         await self.db.dispose()
         close_classifier = getattr(self.classifier, "close", None)
         if close_classifier is not None:  # the LLM client's connections
@@ -58,9 +65,11 @@ def build_runtime(settings: Settings) -> Runtime:
     crypto.configure_from_secret(settings.encryption_key.get_secret_value() if settings.encryption_key else None)
     taxonomy = load_taxonomy(settings.taxonomy_file)
     db = Database(settings.database_url)
-    mailbox = open_mailbox(settings)
+    mailbox = open_mailbox(settings, db)
     classifier = build_classifier(settings)
     config = engine_config(settings, taxonomy)
+    # A connector that groups its calls (Graph's $batch) does best when a whole batch of emails acts at once.
+    config.concurrency = max(config.concurrency, getattr(mailbox, "acting_concurrency", 0))
     planner = Planner(
         taxonomy,
         ReplyTemplates(taxonomy.template_dirs),
@@ -70,7 +79,14 @@ def build_runtime(settings: Settings) -> Runtime:
         written_auto_send=frozenset(settings.llm_auto_send_categories),
     )
     writer = build_reply_writer(settings, classifier)
-    processor = Processor(db, classifier, planner, EffectRunner(mailbox, [LogNotifier()]), config, writer)
+    runtime: Runtime | None = None
+
+    def alerts() -> AlertSink:
+        """The runtime's sink as it is when an alert is raised (it may be replaced after start-up)."""
+        return runtime.alerts if runtime is not None else LogAlertSink()
+
+    notifications = build_notifications(settings, db, alerts)
+    processor = Processor(db, classifier, planner, EffectRunner(mailbox, notifications.notifiers), config, writer)
     queue = MemoryQueue()
     timing = EngineTiming(
         poll_interval=settings.poll_interval_seconds,
@@ -79,7 +95,10 @@ def build_runtime(settings: Settings) -> Runtime:
         workers=settings.worker_concurrency,
     )
     engine = Engine(db, mailbox, parse_email, processor, queue, timing)
+    sla = SlaMonitor(db, SlaPolicy.from_settings(settings), alerts)
+    engine.add_periodic("escalation-sla", settings.escalation_sla_check_seconds, sla.check_once)
     runtime = Runtime(settings, db, mailbox, classifier, taxonomy, config, processor, queue, engine)
+    runtime.notifications = notifications
     runtime.alerts = StoredAlertSink(
         db, cooldown_seconds=settings.alert_cooldown_seconds, webhook_urls=settings.alert_webhook_urls
     )

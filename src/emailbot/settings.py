@@ -7,17 +7,19 @@ start-up with one line naming the variable.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from emailbot.domain import Thresholds
 
 ENV_PREFIX = "EMAILBOT_"
+DEFAULT_SLA_MINUTES = {"CRITICAL": 60.0, "HIGH": 240.0, "MEDIUM": 1440.0, "LOW": 4320.0}
 
 
 class SettingsError(Exception):
@@ -45,6 +47,40 @@ class _FileSecretsSource(PydanticBaseSettingsSource):
         return values
 
 
+class WebhookTarget(BaseModel):
+    """One webhook that hears about escalations; a bare URL is a generic JSON webhook unless its host says more."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: SecretStr
+    kind: Literal["teams_workflow", "slack", "generic"] = "generic"
+    name: str = ""
+    secret: SecretStr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = {"url": value, "kind": _kind_of_url(value)}
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: SecretStr) -> SecretStr:
+        if not url.get_secret_value().startswith(("https://", "http://")):
+            raise ValueError("a webhook URL must start with https:// or http://")
+        return url
+
+
+def _kind_of_url(url: str) -> str:
+    host = url.split("/")[2].lower() if url.count("/") >= 2 else ""
+    if host == "hooks.slack.com":
+        return "slack"
+    if host.endswith((".logic.azure.com", ".powerplatform.com", ".powerautomate.com")):
+        return "teams_workflow"
+    return "generic"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
@@ -55,7 +91,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
 
     # Mailbox
-    mailbox: Literal["local"] = "local"
+    mailbox: Literal["local", "graph"] = "local"
     local_mailbox_dir: Path = Path("./var/mailbox")
     mailbox_address: str = "helpdesk@example.com"
     mailbox_display_name: str = "IT Help Desk"
@@ -118,6 +154,23 @@ class Settings(BaseSettings):
     # Escalation
     escalation_default_members: list[str] = Field(default_factory=list)
 
+    # Escalation: webhooks, SLA targets, Teams chats (see docs/escalations.md)
+    notify_webhooks: Annotated[list[WebhookTarget], NoDecode] = Field(default_factory=list)
+    notify_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    notify_max_attempts: int = Field(default=4, ge=1, le=10)
+    notify_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
+    notify_signing_secret: SecretStr | None = None
+    escalation_sla_minutes: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SLA_MINUTES))
+    escalation_sla_at_risk: float = Field(default=0.8, gt=0, lt=1)
+    escalation_sla_check_seconds: float = Field(default=60, gt=0, le=86400)
+    teams_chats: bool = False
+    teams_post_as: Literal["delegated", "workflow"] = "delegated"
+    teams_delegated_account: str | None = None
+    teams_client_id: str | None = None
+    teams_delegated_scopes: list[str] = Field(
+        default_factory=lambda: ["Chat.ReadWrite", "ChatMessage.Send", "User.Read"]
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Operations: logs, backups, data retention, encryption at rest
@@ -159,6 +212,23 @@ class Settings(BaseSettings):
     # Learning loop: retrain on the feedback every N hours (0 turns the scheduled job off)
     retrain_interval_hours: float = Field(default=168, ge=0)
     retrain_min_feedback: int = Field(default=10, ge=1)
+    # Microsoft 365 (EMAILBOT_MAILBOX=graph); see docs/m365-setup.md
+    graph_tenant_id: str = ""
+    graph_client_id: str = ""
+    graph_client_secret: SecretStr | None = None
+    graph_client_certificate: Path | None = None
+    graph_client_certificate_thumbprint: str | None = None
+    graph_client_certificate_key: Path | None = None
+    graph_authority_url: str = "https://login.microsoftonline.com"
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    graph_ca_bundle: Path | None = None
+    graph_mailbox: str = ""
+    graph_page_size: int = Field(default=50, ge=1, le=1000)
+    graph_max_concurrency: int = Field(default=4, ge=1, le=4)
+    graph_move_to: str | None = None
+    graph_notification_url: str = ""
+    graph_client_state: SecretStr | None = None
+    graph_subscription_minutes: int = Field(default=4200, ge=5, le=10080)
 
     @classmethod
     def settings_customise_sources(
@@ -260,6 +330,90 @@ class Settings(BaseSettings):
             raise ValueError("expected [start, end] hours with 0 <= start < end <= 24, e.g. [7, 19]")
         return hours
 
+    @field_validator("notify_webhooks", mode="before")
+    @classmethod
+    def _webhook_list(cls, value: Any) -> Any:
+        """Accept one URL, a comma-separated list of URLs or a JSON list of URLs and objects."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON: {exc}") from None
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    @field_validator("escalation_sla_minutes")
+    @classmethod
+    def _sla_per_urgency(cls, targets: dict[str, float]) -> dict[str, float]:
+        upper = {name.upper(): minutes for name, minutes in targets.items()}
+        unknown = set(upper) - {"LOW", "MEDIUM", "HIGH", "CRITICAL"}
+        if unknown or any(minutes <= 0 for minutes in upper.values()):
+            raise ValueError("expected positive minutes per urgency LOW, MEDIUM, HIGH, CRITICAL")
+        return DEFAULT_SLA_MINUTES | upper
+
+    @field_validator("notify_webhooks")
+    @classmethod
+    def _named_targets(cls, targets: list[WebhookTarget]) -> list[WebhookTarget]:
+        """Unnamed targets are called after their kind and position (slack-1, generic-2) in logs and records."""
+        named = [
+            t if t.name else t.model_copy(update={"name": f"{t.kind}-{index}"}) for index, t in enumerate(targets, 1)
+        ]
+        names = [t.name for t in named]
+        if len(set(names)) != len(names):
+            raise ValueError("webhook names must be unique")
+        return named
+
+    @model_validator(mode="after")
+    def _teams_needs_graph(self) -> Settings:
+        credential = self.graph_client_secret or self.graph_client_certificate
+        if self.teams_chats and not (self.graph_tenant_id and self.graph_client_id and credential):
+            raise ValueError(
+                "teams_chats: EMAILBOT_TEAMS_CHATS needs EMAILBOT_GRAPH_TENANT_ID, EMAILBOT_GRAPH_CLIENT_ID "
+                "and EMAILBOT_GRAPH_CLIENT_SECRET (or EMAILBOT_GRAPH_CLIENT_CERTIFICATE)"
+            )
+        workflow = [t for t in self.notify_webhooks if t.kind == "teams_workflow"]
+        if self.teams_chats and self.teams_post_as == "workflow" and not workflow:
+            raise ValueError(
+                "teams_post_as: EMAILBOT_TEAMS_POST_AS=workflow needs a teams_workflow target in "
+                "EMAILBOT_NOTIFY_WEBHOOKS"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _graph_complete(self) -> Settings:
+        if self.mailbox != "graph":
+            return self
+        for name in ("graph_tenant_id", "graph_client_id", "graph_mailbox"):
+            if not str(getattr(self, name)).strip():
+                raise ValueError(f"{name}: required when EMAILBOT_MAILBOX=graph")
+        certificate = self.graph_client_certificate
+        if self.graph_client_secret is None and certificate is None:
+            raise ValueError(
+                "graph_client_secret: set EMAILBOT_GRAPH_CLIENT_SECRET or EMAILBOT_GRAPH_CLIENT_CERTIFICATE "
+                "when EMAILBOT_MAILBOX=graph"
+            )
+        key = self.graph_client_certificate_key
+        if key is not None and not Path(key).is_file():
+            raise ValueError("graph_client_certificate_key: no such file (the certificate's private key, PEM)")
+        if certificate is not None and not Path(certificate).is_file():
+            raise ValueError(
+                "graph_client_certificate: no such file (a PEM file holding the private key and certificate)"
+            )
+        if self.graph_ca_bundle is not None and not Path(self.graph_ca_bundle).is_file():
+            raise ValueError("graph_ca_bundle: no such file")
+        for name in ("graph_authority_url", "graph_base_url"):
+            if not getattr(self, name).startswith("https://"):
+                raise ValueError(f"{name}: must be an https:// URL")
+        if self.graph_notification_url and not self.graph_notification_url.startswith(("https://", "http://")):
+            raise ValueError("graph_notification_url: must be the public http(s) URL of /notifications/graph")
+        return self
+
+    @property
+    def graph_mailboxes(self) -> tuple[str, ...]:
+        """EMAILBOT_GRAPH_MAILBOX: one address or several, comma-separated."""
+        return tuple(dict.fromkeys(part.strip().lower() for part in self.graph_mailbox.split(",") if part.strip()))
+
     @property
     def thresholds(self) -> Thresholds:
         return Thresholds(auto=self.threshold_auto, suggest=self.threshold_suggest, review=self.threshold_review)
@@ -290,6 +444,7 @@ def _describe(exc: ValidationError) -> str:
             field, message = message.split(":", 1)
         given = error.get("input")
         secret = "password" in field or "key" in field
+        secret = any(word in field for word in ("password", "secret", "webhook", "key"))
         shown = "" if isinstance(given, dict) or secret or given is None else f" (got {given!r})"
         lines.append(f"{ENV_PREFIX}{field.upper()}: {message.strip()}{shown}")
     return "; ".join(lines)

@@ -119,15 +119,14 @@ async def test_resolve_an_escalation_opened_by_a_rule(client: httpx.AsyncClient,
     (item,) = (await client.get("/emails")).json()["items"]
     escalation = (await client.get(f"/emails/{item['id']}")).json()["escalation"]
     assert escalation["status"] == "active"
-    resolved = await client.post(
-        f"/escalations/{escalation['id']}/resolve", json={"resolution_notes": "switch swapped"}
-    )
+    resolved = await client.post(f"/escalations/{escalation['id']}/resolve", json={"notes": "switch swapped"})
     assert resolved.status_code == 200
     after = (await client.get(f"/emails/{item['id']}")).json()["escalation"]
     assert (after["status"], after["resolution_notes"]) == ("resolved", "switch swapped")
     assert after["resolved_at"] is not None
-    assert (await client.post(f"/escalations/{escalation['id']}/resolve", json={})).status_code == 409
-    assert (await client.post("/escalations/999/resolve", json={})).status_code == 404
+    again = {"notes": "again"}
+    assert (await client.post(f"/escalations/{escalation['id']}/resolve", json=again)).status_code == 409
+    assert (await client.post("/escalations/999/resolve", json=again)).status_code == 404
 
 
 async def test_settings_are_validated_applied_and_kept(

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from emailbot.domain import Action, Address, Email, LoopSignals, Rule, RuleAction, Thresholds, Urgency
+from emailbot.domain import Action, Address, Decision, Email, LoopSignals, Rule, RuleAction, Thresholds, Urgency
 from emailbot.pipeline.route import RoutingContext, loop_guard, route, rule_matches
 from tests.factories import make_classification, make_email
 
@@ -167,3 +167,24 @@ def test_mail_unlike_any_category_is_reviewed_not_escalated(unrecognized: float,
 def test_unrecognized_does_not_soften_policy_escalations() -> None:
     classification = replace(make_classification(category="ESCALATION", confidence=20), unrecognized=90)
     assert route(make_email(), classification, CONTEXT).action == Action.ESCALATE
+
+
+@pytest.mark.parametrize("confidence", [10, 50, 70, 99])
+def test_a_follow_up_in_an_escalated_thread_joins_it_whatever_the_score(confidence: float) -> None:
+    context = replace(CONTEXT, active_escalation_id=7)
+    decision = route(make_email(), make_classification(confidence=confidence), context)
+    assert decision == Decision(Action.ESCALATE, "follow-up in escalation 7")
+
+
+def test_machine_mail_in_an_escalated_thread_goes_to_a_person() -> None:
+    context = replace(CONTEXT, active_escalation_id=7)
+    for loop in (LoopSignals(auto_submitted="auto-replied"), LoopSignals(list_id="<list.example>")):
+        decision = route(make_email(loop=loop), make_classification(category="ESCALATION"), context)
+        assert decision.action == Action.HUMAN_REVIEW
+        assert "thread of escalation 7" in decision.reason
+
+
+def test_rules_still_win_over_a_follow_up() -> None:
+    skip = Rule(id=1, name="ignore", priority=1, action=RuleAction.SKIP, sender="alice@customer.example")
+    context = replace(CONTEXT, active_escalation_id=7, rules=(skip,))
+    assert route(make_email(), make_classification(), context).action == Action.SKIP

@@ -13,10 +13,13 @@ from emailbot.api import (
     analytics,
     config,
     emails,
+    escalations,
     internal,
     keys,
     learning,
     metrics,
+    notification_targets,
+    notifications,
     operations,
     processing,
     review,
@@ -37,6 +40,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
         if run_engine:
             runtime.engine.start()
             start_operations(runtime)
+            notifications.start_subscriptions(runtime)
         background = await operations.start(app, runtime, run_engine=run_engine)
         try:
             yield
@@ -55,7 +59,9 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     app.state.runtime = runtime
     install_error_handling(app)
     install_auth(app, runtime)
-    for module in (system, processing, emails, config, review, rules, learning, keys):
+    for module in (system, processing, emails, config, notifications, review, rules, learning, keys):
+        app.include_router(module.router)
+    for module in (escalations, notification_targets):
         app.include_router(module.router)
     for module in (alerts, analytics, security, internal, metrics):
         app.include_router(module.router)

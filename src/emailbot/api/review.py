@@ -1,5 +1,4 @@
-"""Review actions on emails, the review queue, and resolving an escalation (a small endpoint; the escalations
-area may bring its own, in which case one of the two goes at merge)."""
+"""Review actions on emails and the review queue. (Escalations are resolved through `/escalations`.)"""
 
 from __future__ import annotations
 
@@ -28,10 +27,6 @@ class Rejection(BaseModel):
 
 class Correction(BaseModel):
     category: str = Field(min_length=1, max_length=100)
-
-
-class Resolution(BaseModel):
-    resolution_notes: str = Field(default="", max_length=10_000)
 
 
 def actor(request: Request) -> str:
@@ -87,8 +82,3 @@ async def reviewed(email_id: int, runtime: RuntimeDep, request: Request) -> dict
 @router.post("/emails/{email_id}/reprocess")
 async def reprocess(email_id: int, runtime: RuntimeDep, request: Request) -> dict[str, Any]:
     return await _run(actions.reprocess(runtime, email_id, actor(request)))
-
-
-@router.post("/escalations/{escalation_id}/resolve")
-async def resolve(escalation_id: int, body: Resolution, runtime: RuntimeDep, request: Request) -> dict[str, Any]:
-    return await _run(actions.resolve_escalation(runtime, escalation_id, body.resolution_notes, actor(request)))

@@ -59,6 +59,7 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self.pause: dict[str, Any] | None = None
         self._pause_checked_at = -math.inf
+        self._periodic: list[tuple[str, float, Callable[[], object]]] = []
 
     @property
     def running(self) -> bool:
@@ -66,6 +67,7 @@ class Engine:
 
     def start(self) -> None:
         loops = [self._poll_loop(), self._sweep_loop()] + [self._work_loop() for _ in range(self.timing.workers)]
+        loops += [self._periodic_loop(name, interval, step) for name, interval, step in self._periodic]
         self._tasks = [asyncio.create_task(loop) for loop in loops]
 
     async def stop(self) -> None:
@@ -75,6 +77,10 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+
+    def add_periodic(self, name: str, interval: float, step: Callable[[], object]) -> None:
+        """Another job on the engine's schedule (an SLA check, say), run every `interval` seconds once started."""
+        self._periodic.append((name, interval, step))
 
     def trigger(self) -> None:
         """Poll now instead of at the next interval."""
@@ -156,6 +162,11 @@ class Engine:
         # A paused engine drops the hints: the sweeper hands the emails out again once processing resumes.
         if not await self.is_paused():
             await self.processor.process(batch)
+
+    async def _periodic_loop(self, name: str, interval: float, step: Callable[[], object]) -> None:
+        while True:
+            await self._guarded(name, step)
+            await asyncio.sleep(interval)
 
     async def _guarded(self, what: str, step: Callable[[], object]) -> None:
         """A failing step is logged and retried on the next round; the loop itself never dies."""

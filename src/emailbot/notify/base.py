@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,22 @@ class EscalationNotice:
     members: tuple[str, ...]
     recommended_actions: tuple[str, ...]
     link: str
+    follow_up: bool = False
+    resolution: str | None = None  # set on the notice that an escalation was resolved: the resolution notes
+
+    @property
+    def title(self) -> str:
+        if self.resolution is not None:
+            return "Resolved"
+        return "Follow-up in escalation" if self.follow_up else "Escalation"
+
+    @classmethod
+    def from_payload(cls, raw: dict[str, Any]) -> EscalationNotice:
+        """Back from the JSON stored in the outbox."""
+        values = dict(raw)
+        for name in ("required_expertise", "members", "recommended_actions"):
+            values[name] = tuple(values.get(name) or ())
+        return cls(**values)
 
 
 class NotifyError(Exception):

@@ -106,7 +106,19 @@ async def detailed_health(runtime: Runtime) -> tuple[str, dict[str, Component]]:
     }
     if (llm := await check_llm(runtime)) is not None:
         components["llm_service"] = llm
+    if runtime.settings.mailbox == "graph":
+        components |= await check_m365(runtime)
     return overall(components), components
+
+
+async def check_m365(runtime: Runtime) -> dict[str, Component]:
+    """`m365_auth` and `email_client` for the Graph connector."""
+    from emailbot.mail.graph.status import auth_health, email_client_health
+
+    mailbox: Any = runtime.mailbox
+    auth_status, auth_details = await auth_health(mailbox)
+    client_status, client_details = await email_client_health(mailbox)
+    return {"m365_auth": Component(auth_status, auth_details), "email_client": Component(client_status, client_details)}
 
 
 def overall(components: dict[str, Component]) -> str:

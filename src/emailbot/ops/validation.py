@@ -90,10 +90,40 @@ def checks() -> dict[str, Check]:
     return {
         "environment": validate_environment,
         "api_access": validate_api_access,
+        "m365": validate_m365,
+        "email_access": validate_email_access,
+        "teams": validate_teams,
+        "llm": validate_llm,
         "operations": validate_operations,
         "alerting": validate_alerting,
-        "llm": validate_llm,
     }
+
+
+async def validate_m365(runtime: Runtime) -> Validation:
+    """Microsoft 365 credentials and application permissions (EMAILBOT_MAILBOX=graph)."""
+    if runtime.settings.mailbox != "graph":
+        return Validation(SKIPPED, "EMAILBOT_MAILBOX is not graph")
+    from emailbot.mail.graph.status import validate_m365 as check
+
+    mailbox: Any = runtime.mailbox
+    return Validation(*await check(mailbox))
+
+
+async def validate_email_access(runtime: Runtime) -> Validation:
+    """Each configured Microsoft 365 mailbox can be read."""
+    if runtime.settings.mailbox != "graph":
+        return Validation(SKIPPED, "EMAILBOT_MAILBOX is not graph")
+    from emailbot.mail.graph.status import validate_email_access as check
+
+    mailbox: Any = runtime.mailbox
+    return Validation(*await check(mailbox))
+
+
+async def validate_teams(runtime: Runtime) -> Validation:
+    """Teams escalation chats: application permissions, the posting account, the escalation members."""
+    from emailbot.notify.teams_check import validate_teams as check
+
+    return Validation(*await check(runtime))
 
 
 async def validate_configuration(runtime: Runtime) -> tuple[str, dict[str, Validation]]:

@@ -108,6 +108,8 @@ class Planner:
         decision: Decision,
         escalation_id: int | None = None,
         written: WrittenReply | None = None,
+        *,
+        follow_up: bool = False,
     ) -> Plan:
         """The side effects of `decision`. `written` (a model's text) is used only where `wants_written_reply`
         allows it; the recipients are always the parsed Reply-To or sender, whatever any text says."""
@@ -122,8 +124,10 @@ class Planner:
             reply = Effect(kind, f"{kind}:{email_id}", outgoing_payload(reply_to(email, text)))
             return Plan((reply, mark), response_text=text)
         if decision.action == Action.ESCALATE and escalation_id is not None:
-            notice = self._notice(email_id, escalation_id, email, classification, decision)
-            notify = Effect("notify", f"notify:{escalation_id}", {"notice": asdict(notice)})
+            notice = self._notice(email_id, escalation_id, email, classification, decision, follow_up=follow_up)
+            # A follow-up reuses its thread's escalation; its notice is its own side effect.
+            key = f"notify:{escalation_id}:email:{email_id}" if follow_up else f"notify:{escalation_id}"
+            notify = Effect("notify", key, {"notice": asdict(notice)})
             return Plan((notify, mark), escalation=self.escalation(email, classification))
         return Plan((mark,))
 
@@ -148,6 +152,8 @@ class Planner:
         email: Email,
         classification: Classification,
         decision: Decision,
+        *,
+        follow_up: bool,
     ) -> EscalationNotice:
         plan = self.escalation(email, classification)
         return EscalationNotice(
@@ -164,7 +170,8 @@ class Planner:
             required_expertise=classification.required_expertise,
             members=plan.members,
             recommended_actions=tuple(a for a in (classification.suggested_action,) if a),
-            link=f"{self.base_url}/emails/{email_id}",
+            link=f"{self.base_url}/ui/emails/{email_id}",
+            follow_up=follow_up,
         )
 
 
@@ -231,13 +238,23 @@ class EffectRunner:
         raise ValueError(f"unknown effect kind {effect.kind!r}")
 
     async def _notify(self, effect: Effect) -> str:
-        raw = dict(effect.payload["notice"])
-        for name in ("required_expertise", "members", "recommended_actions"):
-            raw[name] = tuple(raw[name])
-        notice = EscalationNotice(**raw)
-        references = []
-        for notifier in self.notifiers:
-            references.append(f"{notifier.name}:{await notifier.notify(notice, f'{effect.key}:{notifier.name}')}")
-        if not references:
+        """Every notifier gets the notice; it counts as done when one reached people and none can still succeed.
+
+        A permanent failure of one target (a rejected webhook) must not hold back the others; a transient one
+        (Graph busy) fails the effect so it is retried, and the notifiers that already delivered answer the retry
+        from their record instead of notifying twice.
+        """
+        if not self.notifiers:
             raise NotifyError("no notifier is configured", permanent=True)
+        notice = EscalationNotice.from_payload(effect.payload["notice"])
+        references: list[str] = []
+        errors: list[NotifyError] = []
+        for notifier in self.notifiers:
+            try:
+                references.append(f"{notifier.name}:{await notifier.notify(notice, f'{effect.key}:{notifier.name}')}")
+            except NotifyError as exc:
+                errors.append(exc)
+        transient = [e for e in errors if not e.permanent]
+        if transient or not references:
+            raise NotifyError("; ".join(str(e) for e in errors), permanent=not transient)
         return ", ".join(references)

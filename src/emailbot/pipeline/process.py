@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.classifiers.base import Classifier
 from emailbot.domain import Action, Classification, Decision, Email, Rule, Status, Thresholds
+from emailbot.escalations.threads import active_escalations_by_email, count_follow_up
 from emailbot.mail.base import MailboxError
 from emailbot.notify.base import NotifyError
 from emailbot.pipeline.act import Effect, EffectRunner, Planner, ReplyWriter, WrittenReply
@@ -145,18 +146,24 @@ class Processor:
             classified = classified | await _stored_classifications(session, routing)
             if not classified:
                 return
-            decisions = await self._decide(session, classified, emails)
+            # A follow-up in the thread of an active escalation joins it instead of opening another.
+            escalations = await active_escalations_by_email(session, {i: emails[i] for i in classified})
+            decisions = await self._decide(session, classified, emails, escalations)
             to_write = self._needing_text(classified, decisions)
             if not to_write:
-                await self._store_plans(session, classified, decisions, emails, {}, claimed, outcome)
+                await self._store_plans(session, classified, decisions, emails, {}, escalations, claimed, outcome)
                 return
             threads = await _threads(session, {i: emails[i] for i in to_write})
         written = await self._write_replies(to_write, classified, emails, threads)
         async with self.db.transaction() as session:
-            await self._store_plans(session, classified, decisions, emails, written, claimed, outcome)
+            await self._store_plans(session, classified, decisions, emails, written, escalations, claimed, outcome)
 
     async def _decide(
-        self, session: AsyncSession, classified: dict[int, Classification], emails: dict[int, Email]
+        self,
+        session: AsyncSession,
+        classified: dict[int, Classification],
+        emails: dict[int, Email],
+        escalations: dict[int, int],
     ) -> dict[int, Decision]:
         rules = await work.active_rules(session)
         senders = [e.sender.email for i in classified if (e := emails[i]).sender]
@@ -165,7 +172,8 @@ class Processor:
         for email_id, classification in classified.items():
             email = emails[email_id]
             sender = email.sender.email.lower() if email.sender else ""
-            decisions[email_id] = decision = route(email, classification, self._context(rules, replies[sender]))
+            context = self._context(rules, replies[sender], escalations.get(email_id))
+            decisions[email_id] = decision = route(email, classification, context)
             if decision.action == Action.AUTO_HANDLE:
                 replies[sender] += 1
         return decisions
@@ -204,6 +212,7 @@ class Processor:
         decisions: dict[int, Decision],
         emails: dict[int, Email],
         written: dict[int, WrittenReply],
+        escalations: dict[int, int],
         claimed: dict[int, tuple[str, int]],
         outcome: BatchOutcome,
     ) -> None:
@@ -214,7 +223,14 @@ class Processor:
             text = written.get(email_id)
             try:
                 updates[email_id] = await self._plan(
-                    session, email_id, emails[email_id], classification, decision, effects, text
+                    session,
+                    email_id,
+                    emails[email_id],
+                    classification,
+                    decision,
+                    effects,
+                    text,
+                    escalations.get(email_id),
                 )
                 claimed[email_id] = (_acting_status(decision), claimed[email_id][1])
             except PERMANENT_ERRORS as exc:
@@ -224,7 +240,9 @@ class Processor:
         await work.add_effects(session, effects)
         await work.update_each(session, updates)
 
-    def _context(self, rules: tuple[Rule, ...], replies_last_hour: int) -> RoutingContext:
+    def _context(
+        self, rules: tuple[Rule, ...], replies_last_hour: int, active_escalation_id: int | None = None
+    ) -> RoutingContext:
         return RoutingContext(
             thresholds=self.config.thresholds,
             mailbox_address=self.config.mailbox_address,
@@ -232,6 +250,7 @@ class Processor:
             replies_to_sender_last_hour=replies_last_hour,
             max_replies_per_sender_per_hour=self.config.max_replies_per_sender_per_hour,
             no_auto_reply_categories=self.config.no_auto_reply_categories,
+            active_escalation_id=active_escalation_id,
         )
 
     async def _plan(
@@ -243,12 +262,17 @@ class Processor:
         decision: Decision,
         effects: list[dict[str, Any]],
         written: WrittenReply | None = None,
+        thread_escalation_id: int | None = None,
     ) -> dict[str, Any]:
         """Plan one email's side effects into `effects`; returns its processing row's new values."""
         escalation_id = None
-        if decision.action == Action.ESCALATE:
+        follow_up = decision.action == Action.ESCALATE and thread_escalation_id is not None
+        if follow_up and thread_escalation_id is not None:
+            escalation_id = thread_escalation_id
+            await count_follow_up(session, escalation_id)
+        elif decision.action == Action.ESCALATE:
             escalation_id = await self._store_escalation(session, email_id, email, classification, decision)
-        plan = self.planner.plan(email_id, email, classification, decision, escalation_id, written)
+        plan = self.planner.plan(email_id, email, classification, decision, escalation_id, written, follow_up=follow_up)
         effects.extend(
             {"idempotency_key": e.key, "email_id": email_id, "kind": e.kind, "payload": e.payload} for e in plan.effects
         )
@@ -279,6 +303,7 @@ class Processor:
             reason=decision.reason,
             summary=plan.summary,
             members=list(plan.members),
+            thread_id=email.thread_id or email.message_id,
             created_at=utcnow(),
         )
         session.add(row)

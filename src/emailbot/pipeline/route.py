@@ -3,6 +3,7 @@
 Order matters and is the contract operators rely on:
 1. a message that could not be parsed goes to a person;
 2. operator rules, by priority, first match wins;
+2b. a follow-up in a thread with an active escalation joins that escalation;
 3. policy: category ESCALATION or urgency CRITICAL escalates;
 4. confidence thresholds;
 5. loop guards last, so that no rule, policy or score can make EmailBot reply to a machine, a list, itself, or
@@ -34,12 +35,15 @@ class RoutingContext:
     replies_to_sender_last_hour: int = 0
     max_replies_per_sender_per_hour: int = 3
     no_auto_reply_categories: frozenset[str] = frozenset()
+    active_escalation_id: int | None = None  # the open escalation of the email's thread, if any
 
 
 def route(email: Email, classification: Classification, context: RoutingContext) -> Decision:
     if email.parse_error:
         return Decision(Action.HUMAN_REVIEW, f"malformed message: {email.parse_error}")
-    decision = _by_rule(email, classification, context.rules) or _by_policy(classification)
+    decision = (
+        _by_rule(email, classification, context.rules) or _follow_up(email, context) or _by_policy(classification)
+    )
     unsure = decision is None
     if decision is None:
         decision = _by_confidence(classification, context.thresholds)
@@ -104,6 +108,20 @@ def rule_matches(rule: Rule, email: Email, classification: Classification) -> bo
     ]
     conditions = [(value, check) for value, check in checks if value]
     return bool(conditions) and all(check(value) for value, check in conditions)
+
+
+def _follow_up(email: Email, context: RoutingContext) -> Decision | None:
+    """A person's reply in an escalated thread belongs in that escalation's chat, not in a new one or a reply.
+
+    Machine mail in the thread (an out-of-office quoting the outage) would only add noise to the chat or, by
+    policy, open a second one: a person looks at it instead.
+    """
+    escalation_id = context.active_escalation_id
+    if escalation_id is None:
+        return None
+    if email.loop.is_auto_reply or email.loop.is_bulk:
+        return Decision(Action.HUMAN_REVIEW, f"automatic message in the thread of escalation {escalation_id}")
+    return Decision(Action.ESCALATE, f"follow-up in escalation {escalation_id}")
 
 
 def _by_policy(classification: Classification) -> Decision | None:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.domain import Action, Status
+from emailbot.escalations.resolution import announce, plan_announcement
 from emailbot.pipeline.act import outgoing_payload, reply_to
 from emailbot.review.feedback import FeedbackKind
 from emailbot.runtime import Runtime
@@ -293,6 +294,9 @@ async def resolve_escalation(runtime: Runtime, escalation_id: int, notes: str, a
         row.status = "resolved"
         row.resolved_at = utcnow()
         row.resolution_notes = notes.strip() or f"resolved by {actor}"
+        announcement = await plan_announcement(session, row)
+    if announcement is not None:  # the escalation's chat and webhooks hear about it, once, after the commit
+        await announce(runtime.db, runtime.processor.runner, announcement)
     return Outcome("done", f"Escalation {escalation_id} resolved.", {"id": escalation_id, "status": "resolved"})
 
 

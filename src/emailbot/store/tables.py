@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -192,10 +193,15 @@ class EscalationRow(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     members: Mapped[list[Any]] = mapped_column(default=list)
     chat_id: Mapped[str | None] = mapped_column(String(300))
+    chat_url: Mapped[str | None] = mapped_column(Text)
     notifier: Mapped[str | None] = mapped_column(String(50))
     resolution_notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
+    thread_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    unknown_members: Mapped[list[Any]] = mapped_column(default=list)
+    follow_ups: Mapped[int] = mapped_column(Integer, default=0)
+    sla_alerted_at: Mapped[datetime | None]
 
 
 class EmailPatternRow(Base):
@@ -401,4 +407,48 @@ class RuntimeSettingRow(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationDeliveryRow(Base):
+    """One escalation notice to one target (a webhook, a Teams chat): what happened, so an operator can see why."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (UniqueConstraint("idempotency_key", "target", name="uq_notification_deliveries_key_target"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    escalation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reference: Mapped[str | None] = mapped_column(String(500))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationTargetRow(Base):
+    """A target's stored state: a target that failed for good stays disabled until an operator enables it."""
+
+    __tablename__ = "notification_targets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EncryptedSecretRow(Base):
+    """Secrets EmailBot obtains itself (the Teams service account's token cache), encrypted with Fernet."""
+
+    __tablename__ = "encrypted_secrets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

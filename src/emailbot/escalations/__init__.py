@@ -1,0 +1,1 @@
+"""Escalations after they are opened: threads that join them, SLA tracking, resolution."""
