@@ -105,11 +105,13 @@ def test_500_emails_with_throttling_faults_and_a_crash_are_each_handled_once(
     )
     try:
         service.start()
+        # Pages of 100 are stored one after another, and a page's link is kept once it is stored: more than 100
+        # stored means the first page's link is in the database.
         wait_for(
-            lambda: _count(tmp_path, "SELECT count(*) FROM emails") >= 100,
+            lambda: _count(tmp_path, "SELECT count(*) FROM emails") > 100,
             timeout=90,
             interval=0.05,
-            what="the first hundred emails to be stored",
+            what="the second page of emails to be stored",
         )
         service.kill()
         stored_at_kill = _count(tmp_path, "SELECT count(*) FROM emails")
