@@ -192,7 +192,7 @@ def main() -> None:
     for result in results:
         aim = "meets" if result.requests_per_email <= AIM_REQUESTS_PER_EMAIL else "misses"
         print(f"{result.scenario}: {result.requests_per_email:.3f} requests/email ({aim} the aim of <= 0.3)")
-        print(f"  actions {result.actions}; requests {result.by_route}")
+        print(f"  actions {result.actions}; 429 answers {result.throttled}; requests {result.by_route}")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)

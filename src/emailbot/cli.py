@@ -65,7 +65,10 @@ def run(
     if demo:
         _write_demo(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
-    typer.echo(f"EmailBot is watching {settings.local_mailbox_dir}/new and serving http://{bind_host}:{bind_port}")
+    watched = f"{settings.local_mailbox_dir}/new"
+    if settings.mailbox == "graph":
+        watched = f"the Microsoft 365 mailbox {', '.join(settings.graph_mailboxes)}"
+    typer.echo(f"EmailBot is watching {watched} and serving http://{bind_host}:{bind_port}")
     typer.echo(f"Dashboard: http://{bind_host}:{bind_port}/ui/")
     config = uvicorn.Config(
         create_app(runtime, run_engine=role != Role.api), host=bind_host, port=bind_port, log_config=None

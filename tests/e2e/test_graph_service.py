@@ -17,6 +17,9 @@ from emailbot.sandbox.state import SandboxConfig
 from tests.e2e.service import Service, wait_for
 from tests.fakes.m365 import M365Sandbox, running_sandbox
 from tests.fakes.net import free_port
+from tests.mail.graph.conftest import trained_model_dir
+
+__all__ = ["trained_model_dir"]  # the starter model trained once per session, shared with the connector tests
 
 pytestmark = pytest.mark.slow
 
@@ -44,11 +47,11 @@ def sandbox(m365_pki_dir: Path) -> Iterator[M365Sandbox]:
         yield running
 
 
-def _service(tmp_path: Path, sandbox: M365Sandbox, **extra: str) -> Service:
+def _service(tmp_path: Path, sandbox: M365Sandbox, models: Path, **extra: str) -> Service:
     env = sandbox.env() | {
         "EMAILBOT_MAILBOX_ADDRESS": sandbox.mailbox,
         "EMAILBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'emailbot.db'}",
-        "EMAILBOT_MODEL_DIR": str(tmp_path / "models"),
+        "EMAILBOT_MODEL_DIR": str(models),
         "EMAILBOT_DATA_DIR": str(tmp_path / "var"),
         "EMAILBOT_LOG_LEVEL": "WARNING",
         **extra,
@@ -93,18 +96,22 @@ def test_500_emails_with_throttling_faults_and_a_crash_are_each_handled_once(
     service = _service(
         tmp_path,
         sandbox,
+        trained_model_dir,
         EMAILBOT_POLL_INTERVAL_SECONDS="0.5",
-        EMAILBOT_LEASE_SECONDS="15",
+        EMAILBOT_LEASE_SECONDS="10",
         EMAILBOT_BATCH_SIZE="25",
         EMAILBOT_WORKER_CONCURRENCY="8",
+        EMAILBOT_GRAPH_PAGE_SIZE="100",
     )
     try:
         service.start()
+        # Pages of 100 are stored one after another, and a page's link is kept once it is stored: more than 100
+        # stored means the first page's link is in the database.
         wait_for(
-            lambda: _count(tmp_path, "SELECT count(*) FROM emails") >= 100,
+            lambda: _count(tmp_path, "SELECT count(*) FROM emails") > 100,
             timeout=90,
             interval=0.05,
-            what="the first hundred emails to be stored",
+            what="the second page of emails to be stored",
         )
         service.kill()
         stored_at_kill = _count(tmp_path, "SELECT count(*) FROM emails")
@@ -151,11 +158,14 @@ def test_500_emails_with_throttling_faults_and_a_crash_are_each_handled_once(
     assert flagged >= drafts_done  # drafts, reviews and escalations are flagged for a person
 
 
-def test_a_change_notification_starts_processing_within_two_seconds(tmp_path: Path, sandbox: M365Sandbox) -> None:
+def test_a_change_notification_starts_processing_within_two_seconds(
+    tmp_path: Path, sandbox: M365Sandbox, trained_model_dir: Path
+) -> None:
     port = free_port()
     service = _service(
         tmp_path,
         sandbox,
+        trained_model_dir,
         EMAILBOT_POLL_INTERVAL_SECONDS="300",  # only a notification can make this email arrive in time
         EMAILBOT_GRAPH_NOTIFICATION_URL=f"http://127.0.0.1:{port}/notifications/graph",
     )

@@ -16,6 +16,7 @@ What `M365Sandbox` gives (stable API: the connector's tests rely on it):
 - `origin`, `base_url` (…/v1.0), `authority` (origin/tenant), `tenant_id`, `client_id`, `client_secret`,
   `mailbox`, `ca_path`, `ssl_context()`, `client_certificate_path`, `client_thumbprint`.
 - `msal_app(certificate=False)`: a real MSAL ConfidentialClientApplication wired to the sandbox;
+  `public_app()`: a PublicClientApplication for the device-code flow (delegated tokens for the service account);
   `app_token()`: an application token; `graph(token=None)`: an httpx.Client on base_url with the bearer set.
   MSAL talks through `msal_http_client()`, a requests.Session trusting the sandbox CA with trust_env=False:
   MSAL's own `verify=` is ignored by requests whenever REQUESTS_CA_BUNDLE is set in the environment, and an
@@ -32,6 +33,7 @@ What `M365Sandbox` gives (stable API: the connector's tests rely on it):
   Retry-After seconds, 5 without it),
   `clear_faults()`, `expire_all_tokens()`, `expire_delta_tokens()`, `set_app_permissions(roles)`,
   `set_mailbox_enabled(address, enabled=False)`, `restrict_app_to_mailboxes([...])`, `add_user(address)`,
+  `add_folder(display_name)`,
   `approve_device_code(user_code=None, user=None)`, `pending_device_codes()`, `revoke_refresh_tokens()`.
 - `notifier.lifecycle(subscription_id, "reauthorizationRequired" | "missed" | "subscriptionRemoved")` and
   `notifier.drain()` (wait until queued notifications are posted).

@@ -349,7 +349,3 @@ def _injected_failure(status: int, retry_after: int) -> GraphError:
 
 def ok(body: Any = None, status: int = 200, headers: dict[str, str] | None = None) -> GraphResponse:
     return GraphResponse(status, body, headers or {})
-
-
-def odata_context(request: GraphRequest, fragment: str) -> str:
-    return f"{request.base_url}/$metadata#{fragment}"

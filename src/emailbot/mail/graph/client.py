@@ -1,10 +1,11 @@
 """An async Microsoft Graph client on httpx: tokens from MSAL, retries that honour Retry-After, at most N requests
 in flight per mailbox, and JSON batching that groups concurrent calls into `$batch` requests of up to 20.
 
-Graph throttles per app and mailbox (4 concurrent requests, 10,000 requests per 10 minutes). Every request for a
-mailbox holds that mailbox's semaphore while it is on the wire, and calls made at about the same time (the workers
-marking and answering emails side by side) share one `$batch` request: the batch flusher only takes its items once
-it holds a slot, so while the slots are busy the next batch fills up.
+Graph throttles per app and mailbox (4 concurrent requests, 10,000 requests per 10 minutes; the items of a `$batch`
+count one by one). Every request for a mailbox holds that mailbox's slots while it is on the wire (a `$batch` as many
+as Graph runs its items at once, up to 4), and calls made at about the same time (the workers marking and answering
+emails side by side) share one `$batch` request: the batch flusher only takes its items once it holds its slots, so
+while they are busy the next batch fills up.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ MAX_DELAY = 30.0
 MAX_RETRY_AFTER = 300.0
 BATCH_LINGER_SECONDS = 0.2
 TOKEN_RENEWALS = 3
+BATCH_PARALLELISM = 4
+"""How many items of one `$batch` Graph runs at once, each counting against the mailbox's concurrency limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ class GraphClient:
         self.max_concurrency = max_concurrency
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
         self._http = httpx.AsyncClient(base_url=self.base_url, verify=verify, timeout=timeout)
-        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._limits: dict[str, _WeightedSlots] = {}
         self._batches: dict[str, _BatchQueue] = {}
         self.requests_sent: Counter[str] = Counter()  # HTTP requests put on the wire, by kind
         self.in_flight: Counter[str] = Counter()
@@ -142,11 +145,15 @@ class GraphClient:
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
-    def slot(self, mailbox: str) -> _Slot:
-        """One of the mailbox's request slots, held while a request is on the wire."""
+    def slot(self, mailbox: str, weight: int = 1) -> _Slot:
+        """`weight` of the mailbox's request slots, held while a request is on the wire.
+
+        A `$batch` takes as many slots as Graph runs its items at once (up to 4): they count against the mailbox's
+        concurrency limit like single requests.
+        """
         if mailbox not in self._limits:
-            self._limits[mailbox] = asyncio.Semaphore(self.max_concurrency)
-        return _Slot(self, mailbox, self._limits[mailbox])
+            self._limits[mailbox] = _WeightedSlots(self.max_concurrency)
+        return _Slot(self, mailbox, self._limits[mailbox], min(weight, self.max_concurrency))
 
     async def _exchange(self, request: GraphRequest, *, kind: str) -> GraphResponse:
         token = await self.tokens.token()
@@ -197,22 +204,55 @@ class GraphClient:
         await asyncio.sleep(delay)
 
 
+class _WeightedSlots:
+    """A semaphore whose holders take several units at once, all or nothing (so two can never deadlock)."""
+
+    def __init__(self, units: int) -> None:
+        self.free = units
+        self._changed = asyncio.Condition()
+
+    async def acquire(self, units: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.free >= units)
+            self.free -= units
+
+    async def release(self, units: int) -> None:
+        if units <= 0:
+            return
+        async with self._changed:
+            self.free += units
+            self._changed.notify_all()
+
+
 class _Slot:
-    def __init__(self, client: GraphClient, mailbox: str, semaphore: asyncio.Semaphore) -> None:
+    def __init__(self, client: GraphClient, mailbox: str, slots: _WeightedSlots, weight: int) -> None:
         self.client = client
         self.mailbox = mailbox
-        self.semaphore = semaphore
+        self.slots = slots
+        self.weight = weight
 
-    async def __aenter__(self) -> None:
-        await self.semaphore.acquire()
-        counter = self.client.in_flight
-        counter[self.mailbox] += 1
-        peak = self.client.max_in_flight
-        peak[self.mailbox] = max(peak[self.mailbox], counter[self.mailbox])
+    async def __aenter__(self) -> _Slot:
+        await self.slots.acquire(self.weight)
+        self._count(self.weight)
+        return self
 
     async def __aexit__(self, *_: object) -> None:
-        self.client.in_flight[self.mailbox] -= 1
-        self.semaphore.release()
+        self._count(-self.weight)
+        await self.slots.release(self.weight)
+
+    async def shrink(self, weight: int) -> None:
+        """Give back what a smaller batch than expected does not use."""
+        spare = self.weight - max(1, min(weight, self.weight))
+        if spare > 0:
+            self.weight -= spare
+            self._count(-spare)
+            await self.slots.release(spare)
+
+    def _count(self, change: int) -> None:
+        counter = self.client.in_flight
+        counter[self.mailbox] += change
+        peak = self.client.max_in_flight
+        peak[self.mailbox] = max(peak[self.mailbox], counter[self.mailbox])
 
 
 @dataclass
@@ -249,10 +289,11 @@ class _BatchQueue:
 
     async def _flush(self) -> None:
         await asyncio.sleep(BATCH_LINGER_SECONDS)  # let calls made at the same moment join
-        async with self.client.slot(self.mailbox):
+        async with self.client.slot(self.mailbox, weight=BATCH_PARALLELISM) as slot:
             self.waiting_flushers -= 1
             taken = self._take()
             if taken:
+                await slot.shrink(_parallel_items(taken))
                 await self._send(taken)
         if self.pending:
             self._kick()
@@ -300,6 +341,11 @@ class _BatchQueue:
             results = [_item_response(by_id.get(f"{index}.{step}")) for step in range(len(item.chain))]
             if not item.future.done():
                 item.future.set_result(results)
+
+
+def _parallel_items(taken: list[_Pending]) -> int:
+    """How many items of this batch can run at the same time: one per independent chain."""
+    return len(taken)
 
 
 def _fail_all(taken: list[_Pending], error: BaseException) -> None:

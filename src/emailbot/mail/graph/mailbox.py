@@ -139,12 +139,14 @@ class GraphUserMailbox:
 
     async def _wanted(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fresh = [item for item in items if "@removed" not in item and item.get("id") and not item.get("isRead", False)]
-        for item in fresh:
+        known = await self.state.known_source_ids([self.source_id(str(item["id"])) for item in fresh])
+        wanted = [item for item in fresh if self.source_id(str(item["id"])) not in known]
+        # Remembered until the message is marked (its last action), to spare a read before the PATCH.
+        for item in wanted:
             self._categories[str(item["id"])] = [str(c) for c in item.get("categories") or []]
             if item.get("conversationId"):
                 self._conversations[str(item["id"])] = str(item["conversationId"])
-        known = await self.state.known_source_ids([self.source_id(str(item["id"])) for item in fresh])
-        return [item for item in fresh if self.source_id(str(item["id"])) not in known]
+        return wanted
 
     async def _download(self, items: list[dict[str, Any]]) -> list[RawMessage]:
         """Each message's MIME, in batches; a message deleted meanwhile is left out."""
@@ -208,6 +210,7 @@ class GraphUserMailbox:
                 raise
             log.warning("mark_handled: message %s is no longer in %s", message_id[:40], self.address)
         self._categories.pop(message_id, None)
+        self._conversations.pop(message_id, None)
 
     async def _current_categories(self, message_id: str) -> list[str]:
         request = GraphRequest("GET", f"{self._message(message_id)}?$select=categories")
