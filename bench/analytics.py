@@ -28,6 +28,7 @@ from sqlalchemy import text
 
 from bench.databases import fresh_database, postgres_version
 from emailbot.api.app import create_app
+from emailbot.auth.keys import Role, create_key
 from emailbot.runtime import build_runtime
 from emailbot.settings import load_settings
 from emailbot.store.db import Database
@@ -164,8 +165,12 @@ async def time_endpoints(url: str, repeat: int, workdir: Path) -> tuple[list[dic
     rows: list[dict[str, Any]] = []
     maintenance: dict[str, Any] = {}
     transport = httpx.ASGITransport(app=app)
+    async with runtime.db.transaction() as session:  # the API wants a key, as an operator's script sends one
+        headers = {"X-API-Key": await create_key(session, "analytics bench", Role.ADMIN, created_by="bench")}
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", timeout=600, headers=headers
+        ) as client:
             rows += [
                 await _time(client, method, path, repeat, "raw (nothing materialized)")
                 for method, path in ENDPOINTS
