@@ -46,7 +46,6 @@ class Runtime:
     notifications: Notifications | None = None
 
     async def close(self) -> None:
-        await self.ops.stop()
         await self.engine.stop()
         if isinstance(self.alerts, StoredAlertSink):
             await self.alerts.close()

@@ -29,7 +29,6 @@ from emailbot.api import (
 )
 from emailbot.api.auth import install_auth, require_access
 from emailbot.api.errors import install_error_handling
-from emailbot.ops.schedule import start_operations
 from emailbot.runtime import Runtime
 from emailbot.ui.routes import mount_dashboard
 
@@ -37,15 +36,15 @@ from emailbot.ui.routes import mount_dashboard
 def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await operations.start(runtime)
         if run_engine:
+            operations.schedule(runtime)
             runtime.engine.start()
-            start_operations(runtime)
             notifications.start_subscriptions(runtime)
-        background = await operations.start(app, runtime, run_engine=run_engine)
         try:
             yield
         finally:
-            await operations.stop(app, background)
+            await operations.stop(app)
             await runtime.close()
 
     app = FastAPI(

@@ -59,7 +59,7 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self.pause: dict[str, Any] | None = None
         self._pause_checked_at = -math.inf
-        self._periodic: list[tuple[str, float, Callable[[], object]]] = []
+        self._periodic: list[tuple[str, float, Callable[[], object], float]] = []
 
     @property
     def running(self) -> bool:
@@ -67,7 +67,7 @@ class Engine:
 
     def start(self) -> None:
         loops = [self._poll_loop(), self._sweep_loop()] + [self._work_loop() for _ in range(self.timing.workers)]
-        loops += [self._periodic_loop(name, interval, step) for name, interval, step in self._periodic]
+        loops += [self._periodic_loop(*job) for job in self._periodic]
         self._tasks = [asyncio.create_task(loop) for loop in loops]
 
     async def stop(self) -> None:
@@ -78,9 +78,10 @@ class Engine:
                 await task
         self._tasks = []
 
-    def add_periodic(self, name: str, interval: float, step: Callable[[], object]) -> None:
-        """Another job on the engine's schedule (an SLA check, say), run every `interval` seconds once started."""
-        self._periodic.append((name, interval, step))
+    def add_periodic(self, name: str, interval: float, step: Callable[[], object], *, first_after: float = 0.0) -> None:
+        """Another job on the engine's schedule (SLA checks, monitoring, retraining), run every `interval` seconds
+        once started, the first time after `first_after` seconds. Jobs are added before `start`."""
+        self._periodic.append((name, interval, step, first_after))
 
     def trigger(self) -> None:
         """Poll now instead of at the next interval."""
@@ -163,9 +164,19 @@ class Engine:
         if not await self.is_paused():
             await self.processor.process(batch)
 
-    async def _periodic_loop(self, name: str, interval: float, step: Callable[[], object]) -> None:
+    async def _periodic_loop(self, name: str, interval: float, step: Callable[[], object], first_after: float) -> None:
+        """A failing round is logged and tried again next time; it is not the mail engine's `last_error`, which
+        says whether mail is flowing."""
+        await asyncio.sleep(first_after)
         while True:
-            await self._guarded(name, step)
+            try:
+                result = step()
+                if asyncio.iscoroutine(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one failed round must not stop the job
+                log.exception("%s failed", name)
             await asyncio.sleep(interval)
 
     async def _guarded(self, what: str, step: Callable[[], object]) -> None:

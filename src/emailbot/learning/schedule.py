@@ -3,7 +3,6 @@ the reload of a model activated from outside (by `emailbot model train --from-fe
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
@@ -76,14 +75,12 @@ async def due(runtime: Runtime) -> bool:
     return await new_feedback_since(runtime, last) >= runtime.settings.retrain_min_feedback
 
 
-async def run_schedule(runtime: Runtime, every: float = CHECK_EVERY_SECONDS) -> None:
-    while True:
-        await asyncio.sleep(every)
-        try:
-            reload_if_changed(runtime)
-            if await due(runtime):
-                await retrain_now(runtime)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - a failed training is logged and tried again at the next check
-            log.exception("scheduled retraining failed")
+async def check_retraining(runtime: Runtime) -> None:
+    """One round of the retraining schedule: pick up a model activated elsewhere, retrain when due."""
+    reload_if_changed(runtime)
+    if await due(runtime):
+        await retrain_now(runtime)
+
+
+def schedule_retraining(runtime: Runtime, every: float = CHECK_EVERY_SECONDS) -> None:
+    runtime.engine.add_periodic("scheduled retraining", every, lambda: check_retraining(runtime), first_after=every)

@@ -1,12 +1,10 @@
-"""The operations schedule: the monitoring cycle, the daily-metrics update and pattern discovery, each a loop
-started with the service. A failing round is logged and tried again at the next interval; the loop never dies.
+"""The operations schedule: the monitoring cycle, the daily-metrics update and pattern discovery, each a job on
+the engine's schedule (started and stopped with it). A failing round is logged and tried again at the next interval.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from emailbot.analytics.daily import materialize
@@ -18,22 +16,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def start_operations(runtime: Runtime) -> None:
-    settings = runtime.settings
-    loops = [
-        _every(settings.monitor_interval_seconds, "monitoring cycle", lambda: run_monitoring_cycle(runtime)),
-        _every(settings.metrics_update_interval_seconds, "daily metrics update", lambda: update_metrics(runtime)),
-    ]
+def schedule_operations(runtime: Runtime) -> None:
+    """The monitoring cycle, the daily-metrics update and pattern discovery, on the engine's schedule."""
+    settings, engine = runtime.settings, runtime.engine
+    engine.add_periodic("monitoring cycle", settings.monitor_interval_seconds, lambda: run_monitoring_cycle(runtime))
+    engine.add_periodic(
+        "daily metrics update", settings.metrics_update_interval_seconds, lambda: update_metrics(runtime)
+    )
     if settings.pattern_analysis_interval_seconds:
-        loops.append(
-            _every(
-                settings.pattern_analysis_interval_seconds,
-                "pattern discovery",
-                lambda: analyze_patterns(runtime),
-                first_after=settings.pattern_analysis_interval_seconds,
-            )
-        )
-    runtime.ops.tasks = [asyncio.create_task(loop) for loop in loops]
+        interval = settings.pattern_analysis_interval_seconds
+        engine.add_periodic("pattern discovery", interval, lambda: analyze_patterns(runtime), first_after=interval)
 
 
 async def update_metrics(runtime: Runtime, days: int | None = None) -> dict[str, Any]:
@@ -45,15 +37,3 @@ async def analyze_patterns(runtime: Runtime, days: int = 30) -> dict[str, Any]:
     from emailbot.analytics.patterns import discover_and_store
 
     return await discover_and_store(runtime.db, days=days)
-
-
-async def _every(interval: float, what: str, step: Callable[[], Awaitable[object]], *, first_after: float = 0) -> None:
-    await asyncio.sleep(first_after)
-    while True:
-        try:
-            await step()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - one failed round must not stop monitoring
-            log.exception("%s failed", what)
-        await asyncio.sleep(interval)

@@ -1,11 +1,9 @@
-"""What the operations side keeps in memory per process: API traffic since the last sample and its background
-loops, and the watermark of the metrics feed. Nothing here imports the runtime, so the runtime can hold it.
+"""What the operations side keeps in memory per process: API traffic since the last sample, the watermark of the
+metrics feed and the client addresses seen. Nothing here imports the runtime, so the runtime can hold it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
 from emailbot.ops.metrics_feed import MetricsFeed
@@ -37,16 +35,3 @@ class OpsState:
     traffic: Traffic = field(default_factory=Traffic)
     feed: MetricsFeed = field(default_factory=MetricsFeed)
     clients: ClientHistory = field(default_factory=ClientHistory)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def running(self) -> bool:
-        return any(not task.done() for task in self.tasks)
-
-    async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self.tasks = []
