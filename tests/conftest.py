@@ -27,7 +27,6 @@ pytest_plugins = [
     "tests.fakes.smtp",
     "tests.fakes.s3",
     "tests.fakes.openai_server",
-    "tests.fakes.webhook",
     "tests.fakes.webhooks",
     "tests.fakes.m365",
 ]

@@ -1,6 +1,6 @@
 """Loopback webhook receivers that check what they are sent, as Teams Workflows, Slack and a signed-JSON consumer
 would: the Workflows envelope and Adaptive Card fields, Slack Block Kit blocks, and the HMAC-SHA256 signature
-(computed here independently of EmailBot's code) with its replay window.
+(computed here independently of EmailBot's code) with its replay window; plus plain JSON (alert webhooks).
 
 Each receiver can be told to fail: a list of status codes to answer with before succeeding, or an outage
 (every request gets 503). Requests that break the receiver's contract are answered 400 and kept in `rejected`.
@@ -158,7 +158,35 @@ def check_signed(request: Received, receiver: Receiver) -> str | None:
     return None
 
 
-CHECKS = {"teams_workflow": check_workflow, "slack": check_slack, "generic": check_signed}
+def check_json(request: Received, _: Receiver) -> str | None:
+    try:
+        body = request.json
+    except ValueError:
+        return "not JSON"
+    return None if isinstance(body, dict) else "not a JSON object"
+
+
+CHECKS = {"teams_workflow": check_workflow, "slack": check_slack, "generic": check_signed, "json": check_json}
+
+
+@dataclass
+class JsonEndpoint:
+    """One plain-JSON endpoint (an alert webhook): the bodies it accepted and how often it was called."""
+
+    url: str
+    receiver: Receiver
+
+    @property
+    def received(self) -> list[Any]:
+        return [request.json for request in self.receiver.received]
+
+    @property
+    def attempts(self) -> int:
+        return self.receiver.hits
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """The next `count` requests are answered with `status`, to exercise the sender's retries."""
+        self.receiver.fail_with = [status] * count
 
 
 @pytest.fixture
@@ -168,3 +196,8 @@ def webhooks() -> Iterator[WebhookServer]:
     yield server
     server.httpd.shutdown()
     server.httpd.server_close()
+
+
+@pytest.fixture
+def webhook(webhooks: WebhookServer) -> JsonEndpoint:
+    return JsonEndpoint(webhooks.url("/alerts"), webhooks.add("/alerts", "json"))

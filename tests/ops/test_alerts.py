@@ -12,7 +12,7 @@ from emailbot.runtime import build_runtime
 from emailbot.store.db import Database
 from emailbot.store.tables import AlertRow, utcnow
 from tests.api_clients import admin_client
-from tests.fakes.webhook import WebhookReceiver
+from tests.fakes.webhooks import JsonEndpoint
 from tests.ops_data import eventually
 from tests.runtime_fixtures import settings_for
 
@@ -27,7 +27,7 @@ async def _delivered(db: Database, count: int) -> list[AlertRow]:
     return rows if len(rows) >= count and all(row.delivery_status != "pending" for row in rows) else []
 
 
-async def test_alert_is_stored_and_posted_to_the_webhook(db: Database, webhook: WebhookReceiver) -> None:
+async def test_alert_is_stored_and_posted_to_the_webhook(db: Database, webhook: JsonEndpoint) -> None:
     sink = StoredAlertSink(db, cooldown_seconds=300, webhook_urls=[webhook.url])
     await sink.raise_alert(Alert("critical", "Processing", "Low success rate: 50.00%", {"failed": 5}))
 
@@ -43,7 +43,7 @@ async def test_alert_is_stored_and_posted_to_the_webhook(db: Database, webhook: 
     assert body["id"] == rows[0].id
 
 
-async def test_a_repeat_within_the_cooldown_is_counted_not_sent(db: Database, webhook: WebhookReceiver) -> None:
+async def test_a_repeat_within_the_cooldown_is_counted_not_sent(db: Database, webhook: JsonEndpoint) -> None:
     sink = StoredAlertSink(db, cooldown_seconds=300, webhook_urls=[webhook.url])
     first = Alert("warning", "Processing Queue", "Queue size is high: 1200", condition="queue_size")
     repeat = Alert("warning", "Processing Queue", "Queue size is high: 1350", condition="queue_size")
@@ -57,7 +57,7 @@ async def test_a_repeat_within_the_cooldown_is_counted_not_sent(db: Database, we
     assert sorted(body["component"] for body in webhook.received) == ["Processing Queue", "Resources"]
 
 
-async def test_after_the_cooldown_the_alert_is_sent_again(db: Database, webhook: WebhookReceiver) -> None:
+async def test_after_the_cooldown_the_alert_is_sent_again(db: Database, webhook: JsonEndpoint) -> None:
     sink = StoredAlertSink(db, cooldown_seconds=300, webhook_urls=[webhook.url])
     alert = Alert("critical", "database", "database is unhealthy")
     await sink.raise_alert(alert)
@@ -71,7 +71,7 @@ async def test_after_the_cooldown_the_alert_is_sent_again(db: Database, webhook:
     assert len(webhook.received) == 2
 
 
-async def test_a_resolved_alert_does_not_hold_back_its_return(db: Database, webhook: WebhookReceiver) -> None:
+async def test_a_resolved_alert_does_not_hold_back_its_return(db: Database, webhook: JsonEndpoint) -> None:
     sink = StoredAlertSink(db, cooldown_seconds=300, webhook_urls=[webhook.url])
     alert = Alert("warning", "mailbox", "mailbox is degraded")
     await sink.raise_alert(alert)
@@ -82,7 +82,7 @@ async def test_a_resolved_alert_does_not_hold_back_its_return(db: Database, webh
     assert len(webhook.received) == 2
 
 
-async def test_delivery_retries_a_failing_webhook(db: Database, webhook: WebhookReceiver) -> None:
+async def test_delivery_retries_a_failing_webhook(db: Database, webhook: JsonEndpoint) -> None:
     webhook.fail_next(2, status=503)
     sink = StoredAlertSink(db, cooldown_seconds=300, webhook_urls=[webhook.url])
     await sink.raise_alert(Alert("warning", "Performance", "Slow processing: 45.00s"))
@@ -93,7 +93,7 @@ async def test_delivery_retries_a_failing_webhook(db: Database, webhook: Webhook
     assert len(webhook.received) == 1
 
 
-async def test_a_refusing_webhook_is_recorded_as_failed(db: Database, webhook: WebhookReceiver) -> None:
+async def test_a_refusing_webhook_is_recorded_as_failed(db: Database, webhook: JsonEndpoint) -> None:
     webhook.fail_next(1, status=400)
     sink = StoredAlertSink(db, cooldown_seconds=300, webhook_urls=[webhook.url])
     await sink.raise_alert(Alert("warning", "Performance", "Slow processing: 45.00s"))
@@ -105,7 +105,7 @@ async def test_a_refusing_webhook_is_recorded_as_failed(db: Database, webhook: W
 
 
 async def test_alerts_api_lists_filters_pages_and_acknowledges(
-    tmp_path: Path, database_url: str, webhook: WebhookReceiver
+    tmp_path: Path, database_url: str, webhook: JsonEndpoint
 ) -> None:
     runtime = build_runtime(settings_for(tmp_path, database_url, alert_webhook_urls=[webhook.url]))
     for number in range(3):

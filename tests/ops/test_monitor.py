@@ -14,13 +14,13 @@ from emailbot.ops.monitor import run_monitoring_cycle
 from emailbot.runtime import build_runtime
 from emailbot.store.tables import AlertRow, SystemMetricRow, utcnow
 from tests.fakes.net import free_port
-from tests.fakes.webhook import WebhookReceiver
+from tests.fakes.webhooks import JsonEndpoint
 from tests.ops_data import eventually, store, stored_email
 from tests.runtime_fixtures import settings_for
 
 
 async def test_each_threshold_breach_raises_its_alert_once_per_cooldown(
-    tmp_path: Path, database_url: str, webhook: WebhookReceiver
+    tmp_path: Path, database_url: str, webhook: JsonEndpoint
 ) -> None:
     runtime = build_runtime(
         settings_for(
@@ -65,7 +65,7 @@ async def test_each_threshold_breach_raises_its_alert_once_per_cooldown(
     assert samples == 2
 
 
-async def _count_sent(webhook: WebhookReceiver, expected: int) -> bool:
+async def _count_sent(webhook: JsonEndpoint, expected: int) -> bool:
     return len(webhook.received) >= expected
 
 
@@ -109,7 +109,7 @@ async def _at_least(count: Callable[[], Awaitable[int]], minimum: int) -> bool:
     return await count() >= minimum
 
 
-async def test_a_database_that_is_down_still_reaches_the_webhook(tmp_path: Path, webhook: WebhookReceiver) -> None:
+async def test_a_database_that_is_down_still_reaches_the_webhook(tmp_path: Path, webhook: JsonEndpoint) -> None:
     unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/emailbot"
     runtime = build_runtime(settings_for(tmp_path, unreachable, alert_webhook_urls=[webhook.url]))
     try:
