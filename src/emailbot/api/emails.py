@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emailbot.api.deps import SessionDep
 from emailbot.api.errors import ApiError
 from emailbot.domain import Action, Status
+from emailbot.store import work
 from emailbot.store.tables import (
     ClassificationRow,
     EmailRow,
@@ -108,11 +109,7 @@ def _summary(email: EmailRow, result: ProcessingResultRow) -> EmailSummary:
 
 @router.get("/{email_id}")
 async def get_email(email_id: int, session: SessionDep) -> dict[str, Any]:
-    found = (
-        await session.execute(
-            select(EmailRow, ProcessingResultRow).join(ProcessingResultRow).where(EmailRow.id == email_id)
-        )
-    ).first()
+    found = await work.email_with_result(session, email_id)
     if found is None:
         raise ApiError(404, "not_found", f"Email {email_id} does not exist.")
     email, result = found

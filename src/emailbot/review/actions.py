@@ -18,6 +18,7 @@ from emailbot.escalations.resolution import announce, plan_announcement
 from emailbot.pipeline.act import outgoing_payload, reply_to
 from emailbot.review.feedback import FeedbackKind
 from emailbot.runtime import Runtime
+from emailbot.store import work
 from emailbot.store.convert import email_from_row
 from emailbot.store.tables import (
     EmailRow,
@@ -54,15 +55,10 @@ def approved_key(email_id: int) -> str:
 
 
 async def _load(session: AsyncSession, email_id: int) -> tuple[EmailRow, ProcessingResultRow]:
-    found = (
-        await session.execute(
-            select(EmailRow, ProcessingResultRow).join(ProcessingResultRow).where(EmailRow.id == email_id)
-        )
-    ).first()
+    found = await work.email_with_result(session, email_id)
     if found is None:
         raise ReviewError(404, "not_found", f"Email {email_id} does not exist.")
-    email, result = found
-    return email, result
+    return found
 
 
 def _settled(result: ProcessingResultRow) -> None:

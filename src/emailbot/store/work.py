@@ -87,6 +87,16 @@ async def _duplicate_message_ids(
     }
 
 
+async def email_with_result(session: AsyncSession, email_id: int) -> tuple[EmailRow, ProcessingResultRow] | None:
+    """An email and its processing row, or None when there is no such email."""
+    found = (
+        await session.execute(
+            select(EmailRow, ProcessingResultRow).join(ProcessingResultRow).where(EmailRow.id == email_id)
+        )
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
 async def claim(session: AsyncSession, email_ids: Iterable[int], lease_seconds: float) -> dict[int, tuple[str, int]]:
     """Take the due, unleased emails among `email_ids` for this worker: their status and attempt count."""
     now = utcnow()
