@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 
+from emailbot.ops.system import Resources
 from emailbot.store.db import Database
 from emailbot.store.tables import AuditLogRow, EmailRow, FeedbackRow, ProcessingResultRow, utcnow
 
@@ -93,3 +96,16 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 10
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+@dataclass
+class FixedSampler:
+    """Resource readings a test chooses, instead of the machine's own (which depend on whatever else it runs)."""
+
+    cpu_percent: float = 10.0
+    memory_percent: float = 40.0
+    disk_percent: float = 50.0
+    disk_free_bytes: int = 100 * 2**30
+
+    def sample(self, data_dir: Path) -> Resources:
+        return Resources(self.cpu_percent, self.memory_percent, self.disk_percent, self.disk_free_bytes)

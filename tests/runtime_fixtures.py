@@ -10,6 +10,7 @@ import pytest
 
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.settings import Settings, load_settings
+from tests.ops_data import FixedSampler
 
 
 def settings_for(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
@@ -36,5 +37,6 @@ def starter_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def runtime(tmp_path: Path, database_url: str, starter_model_dir: Path) -> AsyncIterator[Runtime]:
     shutil.copytree(starter_model_dir, tmp_path / "models")
     built = build_runtime(settings_for(tmp_path, database_url))
+    built.ops.sampler = FixedSampler()  # readings that do not depend on the machine's load
     yield built
     await built.close()

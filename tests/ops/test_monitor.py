@@ -11,18 +11,26 @@ from sqlalchemy import func, select
 
 from emailbot.api.app import create_app
 from emailbot.ops.monitor import run_monitoring_cycle
-from emailbot.runtime import build_runtime
+from emailbot.runtime import Runtime, build_runtime
+from emailbot.settings import Settings
 from emailbot.store.tables import AlertRow, SystemMetricRow, utcnow
 from tests.fakes.net import free_port
 from tests.fakes.webhooks import JsonEndpoint
-from tests.ops_data import eventually, store, stored_email
+from tests.ops_data import FixedSampler, eventually, store, stored_email
 from tests.runtime_fixtures import settings_for
+
+
+def monitored(settings: Settings, sampler: FixedSampler | None = None) -> Runtime:
+    """A runtime whose resource readings are the test's, not the machine's (which depend on its load)."""
+    runtime = build_runtime(settings)
+    runtime.ops.sampler = sampler or FixedSampler()
+    return runtime
 
 
 async def test_each_threshold_breach_raises_its_alert_once_per_cooldown(
     tmp_path: Path, database_url: str, webhook: JsonEndpoint
 ) -> None:
-    runtime = build_runtime(
+    runtime = monitored(
         settings_for(
             tmp_path,
             database_url,
@@ -70,7 +78,7 @@ async def _count_sent(webhook: JsonEndpoint, expected: int) -> bool:
 
 
 async def test_a_healthy_quiet_system_raises_nothing(tmp_path: Path, database_url: str) -> None:
-    runtime = build_runtime(
+    runtime = monitored(
         settings_for(
             tmp_path, database_url, alert_max_memory_percent=100, alert_max_cpu_percent=100, alert_max_disk_percent=100
         )
@@ -84,7 +92,7 @@ async def test_a_healthy_quiet_system_raises_nothing(tmp_path: Path, database_ur
 
 
 async def test_the_service_runs_the_cycle_on_its_schedule(tmp_path: Path, database_url: str) -> None:
-    runtime = build_runtime(settings_for(tmp_path, database_url, monitor_interval_seconds=0.1))
+    runtime = monitored(settings_for(tmp_path, database_url, monitor_interval_seconds=0.1))
     app = create_app(runtime)
 
     async def samples() -> int:
@@ -111,7 +119,7 @@ async def _at_least(count: Callable[[], Awaitable[int]], minimum: int) -> bool:
 
 async def test_a_database_that_is_down_still_reaches_the_webhook(tmp_path: Path, webhook: JsonEndpoint) -> None:
     unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/emailbot"
-    runtime = build_runtime(settings_for(tmp_path, unreachable, alert_webhook_urls=[webhook.url]))
+    runtime = monitored(settings_for(tmp_path, unreachable, alert_webhook_urls=[webhook.url]))
     try:
         raised = await run_monitoring_cycle(runtime)
         messages = {alert.message for alert in raised}
@@ -124,3 +132,36 @@ async def test_a_database_that_is_down_still_reaches_the_webhook(tmp_path: Path,
         await runtime.close()
     assert len(webhook.received) == len(raised)
     assert all(body["id"] is None for body in webhook.received)
+
+
+async def test_cpu_alerts_only_when_two_cycles_in_a_row_are_over_the_limit(tmp_path: Path, database_url: str) -> None:
+    """The first cycle after start measures the start-up itself (the model training): one busy reading is not
+    a resource problem, a busy machine over two monitoring intervals is."""
+    sampler = FixedSampler(cpu_percent=99.7)
+    runtime = monitored(settings_for(tmp_path, database_url, alert_max_cpu_percent=80), sampler)
+    runtime.engine.start()
+    try:
+        first = await run_monitoring_cycle(runtime)
+        second = await run_monitoring_cycle(runtime)
+        sampler.cpu_percent = 20.0
+        third = await run_monitoring_cycle(runtime)
+        sampler.cpu_percent = 99.0
+        fourth = await run_monitoring_cycle(runtime)
+    finally:
+        await runtime.close()
+    cpu = [
+        [alert.message for alert in cycle if alert.message.startswith("High CPU")]
+        for cycle in (first, second, third, fourth)
+    ]
+    assert cpu == [[], ["High CPU usage: 99.7%"], [], []]
+
+
+def test_the_host_sampler_reads_this_machine(tmp_path: Path) -> None:
+    from emailbot.ops.system import HostSampler
+
+    sampler = HostSampler()
+    sum(range(200_000))  # some CPU time between the readings
+    reading = sampler.sample(tmp_path)
+    assert 0.0 <= reading.cpu_percent <= 100.0
+    assert 0.0 < reading.memory_percent < 100.0
+    assert reading.disk_free_bytes > 0

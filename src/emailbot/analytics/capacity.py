@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.analytics.daily import buckets_between, day_of
-from emailbot.ops.system import database_bytes, directory_bytes, resources
+from emailbot.ops.system import database_bytes, directory_bytes, disk_free_bytes
 from emailbot.settings import Settings
 from emailbot.store.tables import SystemMetricRow, utcnow
 
@@ -125,7 +125,7 @@ async def storage(session: AsyncSession, settings: Settings, daily: list[Any]) -
     """Used bytes now, growth per day from the daily samples, and in how many days the disk is full at that rate."""
     database = await database_bytes(session, settings.database_url)
     mailbox = await directory_bytes(settings.local_mailbox_dir)
-    free = resources(settings.data_dir).disk_free_bytes
+    free = disk_free_bytes(settings.data_dir)
     fit = linear_fit([float(row.storage_max) for row in daily])
     growth = fit[0] if fit else None
     full_in = round(free / growth, 1) if growth and growth > 0 else None

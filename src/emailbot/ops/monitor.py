@@ -16,7 +16,7 @@ from emailbot.ops.alerts import Alert, Severity
 from emailbot.ops.metrics import CPU_PERCENT, DISK_PERCENT, MEMORY_PERCENT, STORAGE_BYTES
 from emailbot.ops.metrics_feed import queue_size
 from emailbot.ops.security import check_security_events
-from emailbot.ops.system import Resources, database_bytes, directory_bytes, resources
+from emailbot.ops.system import Resources, database_bytes, directory_bytes
 from emailbot.store.tables import SystemMetricRow, utcnow
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ async def run_monitoring_cycle(runtime: Runtime) -> list[Alert]:
     from emailbot.ops.health import UNHEALTHY, detailed_health
 
     status, components = await detailed_health(runtime)
-    system = resources(runtime.settings.data_dir)
+    system = runtime.ops.sampler.sample(runtime.settings.data_dir)
     alerts = api_health_alerts(status, components)
     alerts += dependency_alerts(components)
     alerts += await _guarded("processing metrics", processing_alerts(runtime))
@@ -129,11 +129,14 @@ def _window_stats(summary: Any) -> dict[str, Any]:
 
 def resource_alerts(runtime: Runtime, system: Resources) -> list[Alert]:
     settings = runtime.settings
-    checks = (
-        ("cpu", "CPU", system.cpu_percent, settings.alert_max_cpu_percent),
+    cpu_was_over = runtime.ops.cpu_over_limit
+    runtime.ops.cpu_over_limit = system.cpu_percent > settings.alert_max_cpu_percent
+    checks = [
         ("memory", "memory", system.memory_percent, settings.alert_max_memory_percent),
         ("disk", "disk", system.disk_percent, settings.alert_max_disk_percent),
-    )
+    ]
+    if cpu_was_over:  # sustained over two cycles, see OpsState.cpu_over_limit
+        checks.insert(0, ("cpu", "CPU", system.cpu_percent, settings.alert_max_cpu_percent))
     return [
         Alert(
             "warning",

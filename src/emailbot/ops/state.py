@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from emailbot.ops.metrics_feed import MetricsFeed
 from emailbot.ops.security import ClientHistory
+from emailbot.ops.system import HostSampler, ResourceSampler
 
 
 @dataclass
@@ -35,3 +36,7 @@ class OpsState:
     traffic: Traffic = field(default_factory=Traffic)
     feed: MetricsFeed = field(default_factory=MetricsFeed)
     clients: ClientHistory = field(default_factory=ClientHistory)
+    sampler: ResourceSampler = field(default_factory=HostSampler)
+    # CPU above its limit alerts only when the previous cycle's reading was above it too: one busy interval (the
+    # model training at first start, a backup) is not a resource problem.
+    cpu_over_limit: bool = False

@@ -6,14 +6,12 @@ import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
-
-# cpu_percent(None) measures since the previous call; priming it here makes the first real reading meaningful.
-psutil.cpu_percent(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +22,38 @@ class Resources:
     disk_free_bytes: int
 
 
-def resources(data_dir: Path) -> Resources:
-    disk = psutil.disk_usage(str(data_dir if data_dir.exists() else Path.cwd()))
-    return Resources(
-        cpu_percent=float(psutil.cpu_percent(None)),
-        memory_percent=float(psutil.virtual_memory().percent),
-        disk_percent=float(disk.percent),
-        disk_free_bytes=int(disk.free),
-    )
+class ResourceSampler(Protocol):
+    """Where resource readings come from: the host in production, fixed values in tests that assert on alerts."""
+
+    def sample(self, data_dir: Path) -> Resources: ...
+
+
+class HostSampler:
+    """This machine's readings. CPU is the busy share of all cores since this sampler's previous reading (its
+    own baseline, so one caller's reading never shortens another's window the way psutil's global one would)."""
+
+    def __init__(self) -> None:
+        self._last_cpu = psutil.cpu_times()
+
+    def sample(self, data_dir: Path) -> Resources:
+        disk = psutil.disk_usage(str(data_dir if data_dir.exists() else Path.cwd()))
+        return Resources(
+            cpu_percent=self._cpu_percent(),
+            memory_percent=float(psutil.virtual_memory().percent),
+            disk_percent=float(disk.percent),
+            disk_free_bytes=int(disk.free),
+        )
+
+    def _cpu_percent(self) -> float:
+        now = psutil.cpu_times()
+        before, self._last_cpu = self._last_cpu, now
+        total = sum(now) - sum(before)
+        idle = (now.idle + getattr(now, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
+        return round(100.0 * (total - idle) / total, 1) if total > 0 else 0.0
+
+
+def disk_free_bytes(data_dir: Path) -> int:
+    return int(psutil.disk_usage(str(data_dir if data_dir.exists() else Path.cwd())).free)
 
 
 async def database_bytes(session: AsyncSession, database_url: str) -> int:
