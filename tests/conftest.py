@@ -32,7 +32,6 @@ pytest_plugins = [
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 POSTGRES_ADMIN_URL = os.environ.get("EMAILBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [b.strip() for b in os.environ.get("EMAILBOT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 

@@ -22,9 +22,8 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def _missing_reason(path: Path) -> str:
-    relative = path.relative_to(SHARED_DATA.parent.parent)
-    return f"third-party data ../{relative.as_posix()} is not beside this clone"
+def _missing_reason(data_set: str) -> str:
+    return f"third-party data set ../shared/data/{data_set} is not beside this clone"
 
 
 def shared_data(*parts: str) -> Path:
@@ -32,7 +31,7 @@ def shared_data(*parts: str) -> Path:
     path = SHARED_DATA.joinpath(*parts)
     if path.exists():
         return path
-    reason = _missing_reason(path)
+    reason = _missing_reason(parts[0])
     if in_ci():
         pytest.fail(f"{reason}; CI requires it")
     pytest.skip(reason)
@@ -45,7 +44,7 @@ def shared_files(*parts: str, select: Callable[[Path], bool] = lambda path: path
     """
     folder = SHARED_DATA.joinpath(*parts)
     if not folder.is_dir():
-        reason = _missing_reason(folder)
+        reason = _missing_reason(parts[0])
         if in_ci():
             raise pytest.UsageError(f"{reason}; CI requires it")
         return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="missing-shared-data")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
+import functools
 import re
 import threading
 from collections.abc import Callable
@@ -19,19 +20,25 @@ import pytest
 from emailbot.domain import Address, Email, RawMessage
 from emailbot.pipeline.parse import MAX_SUBJECT_CHARS, parse_email
 from emailbot.pipeline.text import MAX_CLEAN_CHARS
+from tests.shared_data import shared_data, shared_files
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-FLANKER = DATA / "eml_fixtures_flanker"
-SPAMASSASSIN = DATA / "spamassassin_sample"
+FLANKER = "eml_fixtures_flanker"
+SPAMASSASSIN = "spamassassin_sample"
 NOT_MESSAGES = {"README.md", "LICENSE.txt", "index.csv"}
 HANG_GUARD_SECONDS = 2.0
 
 
-def message_files(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.rglob("*") if path.is_file() and path.name not in NOT_MESSAGES)
+def is_message(path: Path) -> bool:
+    return path.is_file() and path.name not in NOT_MESSAGES
 
 
-def index_rows(folder: Path) -> dict[str, dict[str, str]]:
+def message_files(name: str) -> list[Path]:
+    return sorted(path for path in shared_data(name).rglob("*") if is_message(path))
+
+
+@functools.cache
+def index_rows(name: str) -> dict[str, dict[str, str]]:
+    folder = shared_data(name)
     with (folder / "index.csv").open(newline="", encoding="utf-8") as handle:
         return {row["path"]: row for row in csv.DictReader(handle)}
 
@@ -86,10 +93,10 @@ def assert_well_formed(parsed: Email) -> None:
 
 def test_the_corpora_are_complete() -> None:
     """Every message in each folder is listed in its index.csv and the other way round."""
-    for folder in (FLANKER, SPAMASSASSIN):
-        assert folder.is_dir(), f"missing shared data: {folder}"
-        found = {path.relative_to(folder).as_posix() for path in message_files(folder)}
-        assert found == set(index_rows(folder))
+    for name in (FLANKER, SPAMASSASSIN):
+        folder = shared_data(name)
+        found = {path.relative_to(folder).as_posix() for path in message_files(name)}
+        assert found == set(index_rows(name))
     assert len(message_files(FLANKER)) == 50
     assert len(message_files(SPAMASSASSIN)) == 350
 
@@ -97,7 +104,7 @@ def test_the_corpora_are_complete() -> None:
 # --- flanker: malformed and tricky MIME ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", message_files(FLANKER), ids=lambda p: p.relative_to(FLANKER).as_posix())
+@pytest.mark.parametrize("path", shared_files(FLANKER, select=is_message))
 def test_flanker_message_parses(path: Path) -> None:
     raw = path.read_bytes()
     parsed = parse_with_hang_guard(raw, path.name)
@@ -119,7 +126,7 @@ def decoded_size(raw: bytes, filename: str) -> int:
 
 
 def flanker(name: str) -> tuple[bytes, Email]:
-    raw = (FLANKER / name).read_bytes()
+    raw = shared_data(FLANKER, name).read_bytes()
     return raw, parse_with_hang_guard(raw, name)
 
 
@@ -193,13 +200,11 @@ def test_flanker_bodies() -> None:
 
 # --- SpamAssassin: real mail, ham and spam ------------------------------------------------------------------------
 
-SPAMASSASSIN_INDEX = index_rows(SPAMASSASSIN) if SPAMASSASSIN.is_dir() else {}
 
-
-@pytest.mark.parametrize("path", message_files(SPAMASSASSIN), ids=lambda p: p.relative_to(SPAMASSASSIN).as_posix())
+@pytest.mark.parametrize("path", shared_files(SPAMASSASSIN, select=is_message))
 def test_spamassassin_message_parses(path: Path) -> None:
     raw = path.read_bytes()
-    row = SPAMASSASSIN_INDEX[path.relative_to(SPAMASSASSIN).as_posix()]
+    row = index_rows(SPAMASSASSIN)[path.relative_to(shared_data(SPAMASSASSIN)).as_posix()]
     parsed = parse_with_hang_guard(raw, path.name)
     assert_well_formed(parsed)
     assert parsed.parse_error is None
