@@ -7,32 +7,19 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 
-from emailbot.settings import Settings, SettingsError, load_settings
+from emailbot.cli_support import prepare as _prepare
+from emailbot.cli_support import settings_or_exit as _settings
+
+if TYPE_CHECKING:
+    from emailbot.settings import Settings
 
 app = typer.Typer(help="EmailBot: triage for a team's shared mailbox.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        typer.echo(f"Configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _prepare(settings: Settings) -> None:
-    """Everything a first start needs: data folders and the current schema."""
-    from emailbot.store.migrate import upgrade
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url)
 
 
 class Role(StrEnum):
@@ -147,6 +134,8 @@ def health(
     url: Annotated[str | None, typer.Option(help="The API's base URL (default: from the settings).")] = None,
 ) -> None:
     """The daily health check: API health, components and processing status. Exit code 0 healthy, 1 not."""
+    import httpx
+
     base = (url or _settings().base_url).rstrip("/")
     healthy = True
     typer.echo("=== EmailBot Health Check ===")
@@ -236,6 +225,7 @@ def _key_header() -> dict[str, str]:
     """`emailbot health` on the service's own machine reads the key it may use (EMAILBOT_API_KEY or the first
     run's key file); elsewhere EMAILBOT_API_KEY is enough."""
     from emailbot.auth.keys import local_key_header
+    from emailbot.settings import SettingsError, load_settings
 
     try:
         settings = load_settings()

@@ -10,12 +10,15 @@ import asyncio
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from emailbot.admin.common import OpsError
-from emailbot.settings import Settings, SettingsError, load_settings
+from emailbot.admin.errors import OpsError
+from emailbot.cli_support import settings_or_exit
+
+if TYPE_CHECKING:
+    from emailbot.settings import Settings
 
 backup_app = typer.Typer(help="Back up the database (and, with `config`, the configuration).")
 retention_app = typer.Typer(help="Data retention: delete or anonymize old emails.", no_args_is_help=True)
@@ -41,11 +44,7 @@ def _settings() -> Settings:
     from emailbot.logs import configure_logging
     from emailbot.store import crypto
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        typer.echo(f"Configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    settings = settings_or_exit()
     configure_logging(settings.log_level, settings.log_format, settings.log_dir)
     crypto.configure_from_secret(settings.encryption_key.get_secret_value() if settings.encryption_key else None)
     return settings
@@ -224,7 +223,7 @@ def retention_apply(
     settings = _settings()
     keep_days = days or settings.retention_days
     if keep_days is None:
-        raise _fail(SettingsError("EMAILBOT_RETENTION_DAYS is not set (or pass --days)"), 2)
+        raise _fail(OpsError("EMAILBOT_RETENTION_DAYS is not set (or pass --days)"), 2)
 
     async def run() -> dict[str, Any]:
         db = Database(settings.database_url)

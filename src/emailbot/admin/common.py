@@ -16,15 +16,14 @@ from pydantic import SecretStr
 from sqlalchemy import MetaData, Table, select
 from sqlalchemy.engine import URL, Connection, make_url
 
+from emailbot.admin.errors import OpsError
 from emailbot.settings import ENV_PREFIX, Settings
+
+__all__ = ["OpsError"]  # re-exported for the commands' modules
 
 REDACTED = "***"
 _SECRET_WORDS = {"key", "secret", "password", "token"}
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-
-
-class OpsError(Exception):
-    """An operations command cannot go on; the message says why and what to do."""
 
 
 def timestamp(moment: datetime | None = None) -> str:

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from emailbot.auth.keys import Role, create_key, list_keys, revoke_key
-from emailbot.store.tables import ApiKeyRow
+from emailbot.auth.roles import Role
+from emailbot.cli_support import prepare, settings_or_exit
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from emailbot.store.tables import ApiKeyRow
 
 T = TypeVar("T")
 app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 
 
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    from emailbot.cli import _prepare, _settings
     from emailbot.store.db import Database
 
-    settings = _settings()
-    _prepare(settings)
+    settings = settings_or_exit()
+    prepare(settings)
 
     async def run() -> T:
         db = Database(settings.database_url)
@@ -42,6 +45,8 @@ def create(
     """Create a key and print it: it is stored hashed and cannot be shown again."""
     if not name.strip():
         raise typer.BadParameter("give the key a name", param_hint="--name")
+    from emailbot.auth.keys import create_key
+
     key = _in_transaction(lambda session: create_key(session, name, role, created_by="cli"))
     typer.echo(key)
     typer.echo(f"Created {role.value} key {name!r}; store it now, it is not shown again.", err=True)
@@ -50,6 +55,8 @@ def create(
 @app.command("list")
 def list_command() -> None:
     """Every key with its prefix, role and state (never the key itself)."""
+    from emailbot.auth.keys import list_keys
+
     rows: list[ApiKeyRow] = _in_transaction(list_keys)
     typer.echo(f"{'id':>4}  {'prefix':<12} {'role':<9} {'state':<8} {'last used':<20} name")
     for row in rows:
@@ -61,6 +68,8 @@ def list_command() -> None:
 @app.command()
 def revoke(ident: Annotated[str, typer.Argument(help="The key's id, prefix (eb_...) or name.")]) -> None:
     """Revoke a key: it stops working at once, and its dashboard sessions end."""
+    from emailbot.auth.keys import revoke_key
+
     count = _in_transaction(lambda session: revoke_key(session, ident))
     if not count:
         typer.echo(f"No active key matches {ident!r}.", err=True)

@@ -18,7 +18,10 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from emailbot.auth.roles import Role
 from emailbot.store.tables import ApiKeyRow, utcnow
+
+__all__ = ["Role"]  # re-exported: the role is part of what a key is
 
 KEY_PREFIX = "eb_"
 PREFIX_LENGTH = 11  # "eb_" + 8 characters: enough to tell keys apart, far too little to guess the rest
@@ -26,19 +29,6 @@ BOOTSTRAP_FILE = "admin-api-key.txt"
 BOOTSTRAP_NAME = "bootstrap admin"
 ENV_KEY_NAME = "EMAILBOT_API_KEY"
 LAST_USED_PRECISION = timedelta(minutes=5)
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}[self]
-
-    def allows(self, needed: Role) -> bool:
-        return self.rank >= needed.rank
 
 
 @dataclass(frozen=True, slots=True)

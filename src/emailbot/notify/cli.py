@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from emailbot.settings import Settings, SettingsError, load_settings
+from emailbot.cli_support import settings_or_exit
 
 if TYPE_CHECKING:
     from emailbot.notify.teams_chat import TeamsChatNotifier
+    from emailbot.settings import Settings
 
 app = typer.Typer(help="Teams escalation chats: sign-in of the service account, operations test.", no_args_is_help=True)
 
@@ -22,11 +23,7 @@ def _settings() -> Settings:
     """The settings, with Teams chats on and the database schema current."""
     from emailbot.store.migrate import upgrade
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        typer.echo(f"Configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    settings = settings_or_exit()
     if not settings.teams_chats:
         typer.echo("Teams chats are off: set EMAILBOT_TEAMS_CHATS=true and the EMAILBOT_GRAPH_* settings.", err=True)
         raise typer.Exit(2)
