@@ -208,6 +208,8 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     rate_limit_per_minute: int = Field(default=600, ge=1, le=100_000)
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    # GET /process/status without a key: the manual's daily health check reads its counts with a plain curl
+    status_public: bool = False
 
     # Learning loop: retrain on the feedback every N hours (0 turns the scheduled job off)
     retrain_interval_hours: float = Field(default=168, ge=0)

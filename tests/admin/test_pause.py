@@ -60,7 +60,7 @@ async def test_process_status_shows_the_pause(runtime: Runtime) -> None:
         await _pause(runtime, "restore in progress")
         body = (await client.get("/process/status")).json()
         assert body["status"] == "paused"
-        assert body["paused"]["reason"] == "restore in progress"
+        assert (body["paused"], body["paused_reason"]) == (True, "restore in progress")
 
 
 async def test_the_running_engine_stops_claiming_while_paused_and_resumes(runtime: Runtime) -> None:

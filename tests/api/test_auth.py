@@ -18,8 +18,7 @@ from emailbot.runtime import Runtime, build_runtime
 from emailbot.store.tables import ApiKeyRow, AuditLogRow
 from tests.api_clients import KeyMaker
 from tests.runtime_fixtures import settings_for
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.services import REDIS_URL
 
 
 async def _audit(runtime: Runtime, action: str | None = None) -> list[AuditLogRow]:
@@ -151,6 +150,24 @@ async def test_the_environment_key_is_an_admin_key(tmp_path: Path, database_url:
                 assert (
                     await http.put("/config/settings", headers=headers, json={"threshold_review": 30})
                 ).status_code == 200
+    finally:
+        await runtime.close()
+
+
+@pytest.mark.parametrize("public", [False, True])
+async def test_status_counts_open_up_only_when_configured(tmp_path: Path, database_url: str, public: bool) -> None:
+    runtime = build_runtime(settings_for(tmp_path, database_url, status_public=public))
+    app = create_app(runtime, run_engine=False)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                status = await http.get("/process/status")
+                assert status.status_code == (200 if public else 401)
+                if public:
+                    assert status.json()["emails_processed_today"] == 0
+                assert (await http.get("/emails")).status_code == 401  # content always needs a key
+                assert (await http.post("/process/trigger")).status_code == 401
     finally:
         await runtime.close()
 

@@ -34,8 +34,16 @@ READS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+STATUS_PATH = "/process/status"
+
+
 def is_open(path: str) -> bool:
     return path in OPEN_PATHS or any(path == tree or path.startswith(tree + "/") for tree in OPEN_TREES)
+
+
+def is_public_status(request: Request, runtime: Runtime) -> bool:
+    """EMAILBOT_STATUS_PUBLIC opens the status counts (no email content) to monitoring scripts without a key."""
+    return runtime.settings.status_public and request.url.path == STATUS_PATH and request.method in READS
 
 
 def needed_role(method: str, path: str) -> Role:
@@ -53,9 +61,9 @@ def client_of(request: Request) -> str:
 async def require_access(request: Request) -> Principal | None:
     """The application-wide dependency: who is calling, whether they may, and whether they have calls left."""
     path = request.url.path
-    if is_open(path):
-        return None
     runtime: Runtime = request.app.state.runtime
+    if is_open(path) or is_public_status(request, runtime):
+        return None
     key = request.headers.get(API_KEY_HEADER, "").strip()
     if not key:
         await _refuse(request, "anonymous", KeyProblem.MISSING)

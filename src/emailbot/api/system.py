@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from emailbot import __version__
 from emailbot.api.deps import RuntimeDep
@@ -14,6 +16,33 @@ from emailbot.runtime import Runtime
 from emailbot.store.tables import utcnow
 
 router = APIRouter(tags=["system"])
+
+
+class ComponentHealth(BaseModel):
+    """One component: its status and the details it reports (database: backend, latency_ms, pool{size,
+    checked_out, idle}; queue: size, running; email_client: type, address; ...; see docs/operations.md)."""
+
+    model_config = ConfigDict(extra="allow")
+    status: str = Field(description="healthy, degraded or unhealthy")
+
+
+class Health(BaseModel):
+    status: Literal["healthy", "degraded", "unhealthy"] = Field(
+        description="unhealthy when a component the service cannot work without is down (HTTP 503)."
+    )
+    timestamp: datetime
+    version: str
+    checks: dict[str, str] | None = Field(default=None, description="GET /health: each component's status.")
+    uptime_seconds: float | None = Field(default=None, description="GET /health/detailed: seconds since start.")
+    components: dict[str, ComponentHealth] | None = Field(
+        default=None, description="GET /health/detailed: each component with its details."
+    )
+
+
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": Health, "description": "healthy or degraded"},
+    503: {"model": Health, "description": "unhealthy"},
+}
 
 
 @router.get("/", response_model=None)
@@ -32,13 +61,13 @@ async def root(runtime: RuntimeDep, request: Request) -> dict[str, Any] | Redire
     }
 
 
-@router.get("/health", responses={503: {"description": "unhealthy"}})
+@router.get("/health", responses=HEALTH_RESPONSES)
 async def health(runtime: RuntimeDep) -> JSONResponse:
     """Overall status and each component's status: 200 healthy or degraded, 503 unhealthy."""
     return await _health(runtime, detailed=False)
 
 
-@router.get("/health/detailed", responses={503: {"description": "unhealthy"}})
+@router.get("/health/detailed", responses=HEALTH_RESPONSES)
 async def health_detailed(runtime: RuntimeDep) -> JSONResponse:
     """Every component with its details (latency, model version, queue, configuration)."""
     return await _health(runtime, detailed=True)

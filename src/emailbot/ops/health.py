@@ -36,8 +36,24 @@ async def check_database(runtime: Runtime) -> Component:
     except Exception as exc:  # noqa: BLE001 - any failure means the database is not usable
         return Component(UNHEALTHY, {"backend": runtime.db.backend, "error": type(exc).__name__})
     latency = round((time.perf_counter() - started) * 1000, 2)
-    pool = runtime.db.engine.pool.status()
+    pool = pool_usage(runtime.db.engine.pool)
     return Component(HEALTHY, {"backend": runtime.db.backend, "latency_ms": latency, "pool": pool})
+
+
+def pool_usage(pool: Any) -> dict[str, int | None]:
+    """The connection pool as numbers: size, connections in use and idle ones (null where the pool kind
+    has no such figure, e.g. SQLite's per-thread pool)."""
+
+    def figure(name: str) -> int | None:
+        method = getattr(pool, name, None)
+        return int(method()) if callable(method) else None
+
+    return {
+        "size": figure("size"),
+        "checked_out": figure("checkedout"),
+        "idle": figure("checkedin"),
+        "overflow": figure("overflow"),
+    }
 
 
 def check_mailbox(runtime: Runtime) -> Component:

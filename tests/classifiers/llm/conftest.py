@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +23,7 @@ from emailbot.store.tables import ClassificationRow, EmailRow, ProcessingResultR
 from emailbot.taxonomy import load_taxonomy
 from tests.fakes.openai_server import FakeOpenAI
 from tests.runtime_fixtures import settings_for
+from tests.services import REDIS_URL
 
 
 def llm_settings(server: FakeOpenAI, tmp_path: Path, **overrides: Any) -> Settings:
@@ -136,9 +136,6 @@ async def effects(runtime: Runtime, *kinds: str) -> list[SideEffectRow]:
         if kinds:
             query = query.where(SideEffectRow.kind.in_(kinds))
         return list((await session.scalars(query)).all())
-
-
-REDIS_URL = os.environ.get("EMAILBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture

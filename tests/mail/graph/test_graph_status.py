@@ -18,8 +18,7 @@ from emailbot.runtime import Runtime, build_runtime
 from emailbot.store.tables import EmailRow, SyncCursorRow
 from tests.fakes.m365 import M365Sandbox
 from tests.mail.graph.conftest import graph_mailbox, sandbox_settings
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.services import REDIS_URL
 
 
 @pytest.fixture
