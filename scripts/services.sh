@@ -50,6 +50,11 @@ fi
 echo "Redis is up on $redis_host:$redis_port."
 
 # Chromium: the dashboard's browser tests drive Debian's build (never a downloaded one).
+# Installed from Debian's packages when missing and this user may (root with apt-get), as on a fresh CI machine.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Chromium is missing; installing Debian's chromium." >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
+fi
 if [ ! -x /usr/bin/chromium ]; then
   echo "/usr/bin/chromium is missing; the dashboard tests need it: apt-get install -y chromium" >&2
   exit 1
