@@ -84,7 +84,7 @@ def test_an_operators_day(service: Service, browser: Browser, artifacts: Path) -
     _deliver(mailbox, "3.outage", rfc822("Network outage in building B", "Nothing works in building B."))
     wait_for(
         lambda: api.get("/process/status").json()["processing_stats"]["total_processed"] == 3,
-        timeout=30,
+        timeout=120,
         what="the three emails to be processed",
     )
 

@@ -15,6 +15,9 @@ import httpx
 
 from tests.fakes.net import free_port
 
+# Hang guards, not expectations: a loaded 2-core machine may take a minute to import, migrate and train at start.
+START_TIMEOUT = 240.0
+
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, interval: float = 0.02, what: str = "condition") -> Any:
     """Poll `condition` until it returns something truthy; fail with `what` after `timeout` seconds."""
@@ -48,7 +51,7 @@ class Service:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(self._ready, timeout=60, interval=0.1, what=f"the service on {self.url} (log: {self.log})")
+        wait_for(self._ready, timeout=START_TIMEOUT, interval=0.1, what=f"the service on {self.url} (log: {self.log})")
 
     def _ready(self) -> bool:
         if self.process is not None and self.process.poll() is not None:

@@ -80,7 +80,7 @@ def test_sigkill_mid_batch_then_restart_handles_every_email_once(tmp_path: Path,
     )
     try:
         service.start()
-        wait_for(lambda: sum(_replies_in(mailbox / ".Sent").values()) >= 5, timeout=60, what="the first replies")
+        wait_for(lambda: sum(_replies_in(mailbox / ".Sent").values()) >= 5, timeout=180, what="the first replies")
         service.kill()
         done_at_kill = _query(database_url, "SELECT count(*) FROM processing_results WHERE status = 'completed'")[0][0]
         assert 0 < int(done_at_kill) < 200, "the kill must land in the middle of the work"  # type: ignore[call-overload]
@@ -88,7 +88,7 @@ def test_sigkill_mid_batch_then_restart_handles_every_email_once(tmp_path: Path,
         service.start()
         wait_for(
             lambda: service.get("/process/status")["processing_stats"]["total_processed"] == 200,
-            timeout=120,
+            timeout=300,
             interval=0.2,
             what="all 200 emails to be processed after the restart",
         )

@@ -27,7 +27,7 @@ def test_demo_then_a_dropped_email_is_answered_and_counted(tmp_path: Path) -> No
         service.start("--demo")
         wait_for(
             lambda: service.get("/process/status")["processing_stats"]["total_processed"] >= 15,
-            timeout=60,
+            timeout=180,
             what="the demo mail to be processed",
         )
         before = set(_files(mailbox / ".Sent"))
@@ -36,7 +36,7 @@ def test_demo_then_a_dropped_email_is_answered_and_counted(tmp_path: Path) -> No
         raw = rfc822("How do I reset my password?", "Hi, I forgot my password. How can I reset it? Thanks, Ann")
         (mailbox / "tmp" / "dropped.eml").write_bytes(raw)
         (mailbox / "tmp" / "dropped.eml").rename(mailbox / "new" / "dropped.eml")  # how a mail server delivers
-        new_replies = wait_for(lambda: set(_files(mailbox / ".Sent")) - before, timeout=30, what="the reply in .Sent")
+        new_replies = wait_for(lambda: set(_files(mailbox / ".Sent")) - before, timeout=120, what="the reply in .Sent")
 
         (reply_path,) = new_replies
         reply = reply_path.read_bytes()
@@ -44,7 +44,7 @@ def test_demo_then_a_dropped_email_is_answered_and_counted(tmp_path: Path) -> No
         # The reply file is written before the email's row is marked completed: wait for the count, briefly.
         wait_for(
             lambda: service.get("/process/status")["emails_processed_today"] == status_before + 1,
-            timeout=30,
+            timeout=120,
             what="the dropped email to be counted",
         )
         listed = service.get("/emails?sender=alice@customer.example")["items"]
@@ -101,7 +101,7 @@ def test_the_manuals_daily_health_check_works_as_written(tmp_path: Path) -> None
         service.start("--demo")
         wait_for(
             lambda: service.get("/process/status")["processing_stats"]["total_processed"] >= 15,
-            timeout=60,
+            timeout=180,
             what="the demo mail to be processed",
         )
         script = MANUAL_HEALTH_CHECK.replace("PORT", str(service.port))
