@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from emailbot.replay import cli as replay_cli
 from emailbot.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="EmailBot: triage for a team's shared mailbox.", no_args_is_help=True)
@@ -303,6 +304,7 @@ def _mount_teams_commands() -> None:
 
 
 _mount_teams_commands()
+app.command(name="replay")(replay_cli.replay)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.domain import Action, Email, Status
@@ -66,16 +66,26 @@ async def place(session: AsyncSession, emails: Mapping[int, Email]) -> dict[int,
     known = await _known_keys(session, set().union(*keys.values()))
     new_keys: dict[str, int] = {}
     placed: dict[int, int] = {}
+    fresh = 0  # new conversations get ids -1, -2, ... here and their real ids in one insert below
     for email_id in sorted(emails, key=lambda i: (emails[i].received_at, i)):
         found = [known[key] for key in keys[email_id] if key in known]
-        conversation_id = stored.get(email_id) or (min(found) if found else await _new_conversation(session))
+        conversation_id = stored.get(email_id) or (_oldest(found) if found else None)
+        if conversation_id is None:
+            fresh += 1
+            conversation_id = -fresh
         for key in keys[email_id] - known.keys():
             known[key] = new_keys[key] = conversation_id
         placed[email_id] = conversation_id
-    await _add_keys(session, new_keys)
-    changed = {email_id: c for email_id, c in placed.items() if stored.get(email_id) != c}
-    for email_id, conversation_id in changed.items():
-        await session.execute(update(EmailRow).where(EmailRow.id == email_id).values(conversation_id=conversation_id))
+    real = await _new_conversations(session, fresh)
+    placed = {email_id: real.get(c, c) for email_id, c in placed.items()}
+    await _add_keys(session, {key: real.get(c, c) for key, c in new_keys.items()})
+    changed = [{"row_id": i, "conversation": c} for i, c in placed.items() if stored.get(i) != c]
+    if changed:  # one executemany, not a statement per email
+        table = cast(Table, EmailRow.__table__)
+        statement = (
+            update(table).where(table.c.id == bindparam("row_id")).values(conversation_id=bindparam("conversation"))
+        )
+        await session.execute(statement, changed)
     return placed
 
 
@@ -187,11 +197,22 @@ async def _known_keys(session: AsyncSession, keys: set[str]) -> dict[str, int]:
     return {key: conversation for key, conversation in rows}
 
 
-async def _new_conversation(session: AsyncSession) -> int:
-    row = ConversationRow(created_at=utcnow())
-    session.add(row)
-    await session.flush()
-    return row.id
+def _oldest(conversation_ids: list[int]) -> int:
+    """Stored conversations (positive ids) before ones made in this batch (negative, -1 the first made)."""
+    stored = [c for c in conversation_ids if c > 0]
+    return min(stored) if stored else max(conversation_ids)
+
+
+async def _new_conversations(session: AsyncSession, count: int) -> dict[int, int]:
+    """Create `count` conversations in one statement; provisional id -n -> the n-th one's real id."""
+    if not count:
+        return {}
+    now = utcnow()
+    rows = await session.execute(
+        insert(ConversationRow).returning(ConversationRow.id, sort_by_parameter_order=True),
+        [{"created_at": now} for _ in range(count)],
+    )
+    return {-(number + 1): conversation_id for number, (conversation_id,) in enumerate(rows)}
 
 
 async def _add_keys(session: AsyncSession, keys: Mapping[str, int]) -> None:
