@@ -41,7 +41,11 @@ def count_messages(path: Path) -> int:
 
 def _folder(root: Path) -> Iterator[RawMessage]:
     for file in _message_files(root):
-        yield RawMessage(source_id=file.relative_to(root).as_posix(), raw=file.read_bytes())
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:  # stop with the file named rather than report on part of the export
+            raise ReplaySourceError(f"cannot read {file}: {exc.strerror or exc}") from exc
+        yield RawMessage(source_id=file.relative_to(root).as_posix(), raw=raw)
 
 
 def _message_files(root: Path) -> Iterator[Path]:
