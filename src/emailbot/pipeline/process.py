@@ -274,7 +274,7 @@ class Processor:
     ) -> dict[str, Any]:
         """Plan one email's side effects into `effects`; returns its processing row's new values."""
         if self.config.shadow:
-            return self._shadow_plan(email_id, email, classification, decision)
+            return self._shadow_plan(email_id, email, classification, decision, written)
         escalation_id = None
         follow_up = decision.action == Action.ESCALATE and thread_escalation_id is not None
         if follow_up and thread_escalation_id is not None:
@@ -298,17 +298,24 @@ class Processor:
         }
 
     def _shadow_plan(
-        self, email_id: int, email: Email, classification: Classification, decision: Decision
+        self,
+        email_id: int,
+        email: Email,
+        classification: Classification,
+        decision: Decision,
+        written: WrittenReply | None,
     ) -> dict[str, Any]:
         """What would have been done, with the reply text it would have sent; no intent is stored, so nothing
         (reply, draft, chat, webhook, mark, move) can be carried out, now or by a later retry."""
-        plan = self.planner.plan(email_id, email, classification, decision)
+        plan = self.planner.plan(email_id, email, classification, decision, None, written)
         return {
             "status": _acting_status(decision).value,
             "action": decision.action.value,
             "reason": decision.reason,
             "response_text": plan.response_text,
             "escalation_id": None,
+            "draft_tokens": written.tokens if written else 0,
+            "draft_cost": written.cost if written else 0.0,
             "assigned_to": decision.assigned_to,
             "shadow": True,
         }
