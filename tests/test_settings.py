@@ -58,6 +58,12 @@ def test_secret_from_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         ("EMAILBOT_MAILBOX", "exchange", "EMAILBOT_MAILBOX: Input should be 'local'"),
         ("EMAILBOT_DATABASE_URL", "mysql://x", "EMAILBOT_DATABASE_URL: expected a sqlite:/// or postgresql:// URL"),
         ("EMAILBOT_POLL_INTERVAL_SECONDS", "-1", "EMAILBOT_POLL_INTERVAL_SECONDS: Input should be greater than 0"),
+        ("EMAILBOT_MODE", "dry-run", "EMAILBOT_MODE: Input should be 'live' or 'shadow'"),
+        (
+            "EMAILBOT_MAX_AUTO_REPLIES_PER_CONVERSATION",
+            "-1",
+            "EMAILBOT_MAX_AUTO_REPLIES_PER_CONVERSATION: Input should be",
+        ),
     ],
 )
 def test_wrong_value_names_the_variable(

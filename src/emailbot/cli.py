@@ -13,6 +13,7 @@ import typer
 
 from emailbot.cli_support import prepare as _prepare
 from emailbot.cli_support import settings_or_exit as _settings
+from emailbot.replay import cli as replay_cli
 
 if TYPE_CHECKING:
     from emailbot.settings import Settings
@@ -293,6 +294,7 @@ def _mount_teams_commands() -> None:
 
 
 _mount_teams_commands()
+app.command(name="replay")(replay_cli.replay)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

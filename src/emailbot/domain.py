@@ -112,6 +112,7 @@ class Email:
     attachments: tuple[Attachment, ...] = ()
     loop: LoopSignals = field(default_factory=LoopSignals)
     parse_error: str | None = None
+    source_conversation_id: str | None = None  # the connector's conversation id (Graph's conversationId)
 
     @property
     def reply_address(self) -> Address | None:
@@ -183,6 +184,7 @@ class Decision:
     reason: str
     template: str | None = None
     rule_id: int | None = None
+    assigned_to: str | None = None  # the person whose review queue the email goes to (who handles its conversation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,8 @@ class OutgoingMessage:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     body_html: str | None = None
+    # Set by the planner so that an answer to this reply can be found in its conversation; None: the connector's.
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,3 +208,4 @@ class RawMessage:
     source_id: str
     raw: bytes
     received_at: datetime | None = None
+    conversation_id: str | None = None  # the connector's own conversation id, when it has one

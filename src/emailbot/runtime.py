@@ -14,10 +14,11 @@ from emailbot.jobs.engine import Engine, EngineTiming
 from emailbot.jobs.queue import MemoryQueue, WorkQueue
 from emailbot.mail.base import Mailbox
 from emailbot.mail.registry import open_mailbox
+from emailbot.mail.shadow import ShadowMailbox
 from emailbot.notify.registry import Notifications, build_notifications
 from emailbot.ops.alerts import AlertSink, LogAlertSink, StoredAlertSink
 from emailbot.ops.state import OpsState
-from emailbot.pipeline.act import EffectRunner, Planner
+from emailbot.pipeline.act import EffectRunner, Planner, ShadowRunner
 from emailbot.pipeline.parse import parse_email
 from emailbot.pipeline.process import EngineConfig, Processor
 from emailbot.pipeline.templates import ReplyTemplates
@@ -65,6 +66,8 @@ def build_runtime(settings: Settings) -> Runtime:
     taxonomy = load_taxonomy(settings.taxonomy_file)
     db = Database(settings.database_url)
     mailbox = open_mailbox(settings, db)
+    if settings.mode == "shadow":
+        mailbox = ShadowMailbox(mailbox)  # reads, never writes: not even the "seen" of an acknowledgement
     classifier = build_classifier(settings)
     config = engine_config(settings, taxonomy)
     # A connector that groups its calls (Graph's $batch) does best when a whole batch of emails acts at once.
@@ -76,6 +79,7 @@ def build_runtime(settings: Settings) -> Runtime:
         default_members=settings.escalation_default_members,
         base_url=settings.base_url,
         written_auto_send=frozenset(settings.llm_auto_send_categories),
+        mailbox_address=Address(settings.mailbox_address).email,
     )
     writer = build_reply_writer(settings, classifier)
     runtime: Runtime | None = None
@@ -85,7 +89,8 @@ def build_runtime(settings: Settings) -> Runtime:
         return runtime.alerts if runtime is not None else LogAlertSink()
 
     notifications = build_notifications(settings, db, alerts)
-    processor = Processor(db, classifier, planner, EffectRunner(mailbox, notifications.notifiers), config, writer)
+    runner = ShadowRunner() if settings.mode == "shadow" else EffectRunner(mailbox, notifications.notifiers)
+    processor = Processor(db, classifier, planner, runner, config, writer)
     queue = MemoryQueue()
     timing = EngineTiming(
         poll_interval=settings.poll_interval_seconds,
@@ -120,4 +125,6 @@ def engine_config(settings: Settings, taxonomy: Taxonomy) -> EngineConfig:
         lease_seconds=settings.lease_seconds,
         concurrency=settings.worker_concurrency,
         no_auto_reply_categories=frozenset(n for n, spec in taxonomy.categories.items() if not spec.auto_reply),
+        max_auto_replies_per_conversation=settings.max_auto_replies_per_conversation,
+        shadow=settings.mode == "shadow",
     )

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     threshold_suggest: float = Field(default=60, ge=0, le=100)
     threshold_review: float = Field(default=40, ge=0, le=100)
     max_replies_per_sender_per_hour: int = Field(default=3, ge=0)
+    max_auto_replies_per_conversation: int = Field(default=1, ge=0, le=100)
+    # live: act on mail; shadow: decide and record what would have been done, send and change nothing
+    mode: Literal["live", "shadow"] = "live"
 
     # Engine
     poll_interval_seconds: float = Field(default=2.0, gt=0, le=3600)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emailbot.api.deps import SessionDep
 from emailbot.api.errors import ApiError
 from emailbot.domain import Action, Status
-from emailbot.store import work
+from emailbot.store import conversations, work
 from emailbot.store.tables import (
     ClassificationRow,
     EmailRow,
@@ -36,6 +36,9 @@ class EmailSummary(BaseModel):
     category: str | None
     confidence: float | None
     parse_error: bool
+    shadow: bool = False  # decided in shadow mode: `action` is what EmailBot would have done
+    would_have: str | None = None  # "would have: AUTO_HANDLE" for a shadow decision
+    assigned_to: str | None = None
 
 
 class EmailPage(BaseModel):
@@ -104,7 +107,14 @@ def _summary(email: EmailRow, result: ProcessingResultRow) -> EmailSummary:
         category=result.category,
         confidence=result.confidence,
         parse_error=email.parse_error is not None,
+        shadow=result.shadow,
+        would_have=would_have(result),
+        assigned_to=result.assigned_to,
     )
+
+
+def would_have(result: ProcessingResultRow) -> str | None:
+    return f"would have: {result.action}" if result.shadow and result.action else None
 
 
 @router.get("/{email_id}")
@@ -119,6 +129,8 @@ async def get_email(email_id: int, session: SessionDep) -> dict[str, Any]:
         "processing_result": _processing(result),
         "response": await _response(session, email_id, result),
         "escalation": await _escalation(session, result.escalation_id),
+        # The conversation, with the automatic answer that came before this email, beside it.
+        "conversation": await conversations.view(session, email_id),
         "timeline": await _timeline(session, email, result),
     }
 
@@ -189,8 +201,10 @@ def _processing(result: ProcessingResultRow) -> dict[str, Any]:
         "created_at",
         "started_at",
         "completed_at",
+        "shadow",
+        "assigned_to",
     )
-    return {name: getattr(result, name) for name in fields}
+    return {name: getattr(result, name) for name in fields} | {"would_have": would_have(result)}
 
 
 async def _response(session: AsyncSession, email_id: int, result: ProcessingResultRow) -> dict[str, Any] | None:

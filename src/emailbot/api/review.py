@@ -50,9 +50,12 @@ async def queue(
     session: SessionDep,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    assigned_to: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Drafts waiting for approval and emails flagged for a person, oldest first."""
-    items, total = await review_queue(session, limit=page_size, offset=(page - 1) * page_size)
+    """Drafts waiting for approval and emails flagged for a person, oldest first; `assigned_to` keeps one person's
+    (the conversations they answered), an empty value the unassigned ones."""
+    offset = (page - 1) * page_size
+    items, total = await review_queue(session, limit=page_size, offset=offset, assigned_to=assigned_to)
     return {"items": [asdict(item) for item in items], "total": total, "page": page, "page_size": page_size}
 
 

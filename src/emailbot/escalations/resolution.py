@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.notify.base import EscalationNotice, NotifyError
-from emailbot.pipeline.act import Effect, EffectRunner
+from emailbot.pipeline.act import Effect, EffectRunner, ShadowRunner
 from emailbot.store import work
 from emailbot.store.db import Database
 from emailbot.store.tables import EscalationRow, SideEffectRow
@@ -45,7 +45,7 @@ async def plan_announcement(session: AsyncSession, escalation: EscalationRow) ->
     return row.id
 
 
-async def announce(db: Database, runner: EffectRunner, effect_id: int) -> None:
+async def announce(db: Database, runner: EffectRunner | ShadowRunner, effect_id: int) -> None:
     async with db.transaction() as session:
         row = await session.get(SideEffectRow, effect_id)
         if row is None or row.status != "pending":

@@ -46,7 +46,9 @@ def compose_reply(message: OutgoingMessage, *, sender: Address, key: str) -> Ema
     msg["To"] = [header_address(address) for address in message.to]
     msg["Subject"] = single_line(message.subject)
     msg["Date"] = datetime.now(UTC)
-    msg["Message-ID"] = make_msgid(domain=sender.domain or "emailbot.invalid")
+    # The planner's id lets an answer to this reply find its conversation even when References are cut.
+    planned = clean_message_ids([message.message_id] if message.message_id else [])[:1]
+    msg["Message-ID"] = planned[0] if planned else make_msgid(domain=sender.domain or "emailbot.invalid")
     add_threading_headers(msg, in_reply_to=message.in_reply_to, references=message.references)
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer our answer with an out-of-office

@@ -7,6 +7,7 @@ crash between doing it and recording it) acts once.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -71,6 +72,7 @@ class Planner:
         default_members: Sequence[str] = (),
         base_url: str = "",
         written_auto_send: frozenset[str] = frozenset(),
+        mailbox_address: str = "",
     ) -> None:
         self.taxonomy = taxonomy
         self.templates = templates
@@ -79,6 +81,7 @@ class Planner:
         self.base_url = base_url
         # Categories whose model-written text may be sent without a person (EMAILBOT_LLM_AUTO_SEND_CATEGORIES).
         self.written_auto_send = written_auto_send
+        self.mailbox_address = mailbox_address
 
     def wants_written_reply(self, classification: Classification, decision: Decision) -> bool:
         """Would a model-written text be used for this decision? Drafts yes; auto-replies only where allowed.
@@ -121,7 +124,9 @@ class Planner:
             if written is not None and self.wants_written_reply(classification, decision):
                 text = written.text
             kind = "reply" if decision.action == Action.AUTO_HANDLE else "draft"
-            reply = Effect(kind, f"{kind}:{email_id}", outgoing_payload(reply_to(email, text)))
+            key = f"{kind}:{email_id}"
+            message = reply_to(email, text, planned_message_id(key, self.mailbox_address))
+            reply = Effect(kind, key, outgoing_payload(message))
             return Plan((reply, mark), response_text=text)
         if decision.action == Action.ESCALATE and escalation_id is not None:
             notice = self._notice(email_id, escalation_id, email, classification, decision, follow_up=follow_up)
@@ -175,7 +180,7 @@ class Planner:
         )
 
 
-def reply_to(email: Email, text: str) -> OutgoingMessage:
+def reply_to(email: Email, text: str, message_id: str | None = None) -> OutgoingMessage:
     """A reply in the thread of `email`, to its Reply-To or sender."""
     target = email.reply_address
     subject = email.subject.strip()
@@ -188,7 +193,20 @@ def reply_to(email: Email, text: str) -> OutgoingMessage:
         body_text=text,
         in_reply_to=email.message_id,
         references=tuple(dict.fromkeys(references)),
+        message_id=message_id,
     )
+
+
+def planned_message_id(key: str, address: str) -> str:
+    """The Message-ID of the reply written under idempotency `key` from `address`: same key, same id.
+
+    Known before sending, so the conversation records it with the plan and a sender's answer that names only
+    this id (clients that cut References) still finds its conversation.
+    """
+    domain = address.rpartition("@")[2].strip().lower()
+    if not re.fullmatch(r"[A-Za-z0-9.-]+", domain):
+        domain = "emailbot.invalid"
+    return f"<emailbot.{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
 
 def outgoing_payload(message: OutgoingMessage) -> dict[str, Any]:
@@ -203,6 +221,7 @@ def outgoing_from_payload(payload: dict[str, Any]) -> OutgoingMessage:
         in_reply_to=payload.get("in_reply_to"),
         references=tuple(payload.get("references") or ()),
         body_html=payload.get("body_html"),
+        message_id=payload.get("message_id"),
     )
 
 
@@ -258,3 +277,14 @@ class EffectRunner:
         if transient or not references:
             raise NotifyError("; ".join(str(e) for e in errors), permanent=not transient)
         return ", ".join(references)
+
+
+class ShadowRunner:
+    """The runner of shadow mode: carries nothing out.
+
+    The processor stores no intents in shadow mode, so this only meets an intent made elsewhere (a reply a person
+    approved in the dashboard): it is recorded as not carried out instead of reaching a mailbox or a chat.
+    """
+
+    async def run(self, effect: Effect, source_id: str) -> str:
+        return f"shadow: {effect.kind} not carried out"

@@ -11,11 +11,10 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.classifiers.base import Classifier
@@ -23,13 +22,14 @@ from emailbot.domain import Action, Classification, Decision, Email, Rule, Statu
 from emailbot.escalations.threads import active_escalations_by_email, count_follow_up
 from emailbot.mail.base import MailboxError
 from emailbot.notify.base import NotifyError
-from emailbot.pipeline.act import Effect, EffectRunner, Planner, ReplyWriter, WrittenReply
+from emailbot.pipeline import conversation
+from emailbot.pipeline.act import Effect, EffectRunner, Planner, ReplyWriter, ShadowRunner, WrittenReply
 from emailbot.pipeline.route import RoutingContext, route
 from emailbot.pipeline.templates import TemplateRenderError
 from emailbot.store import work
-from emailbot.store.convert import classification_from_row, classification_row, email_from_row
+from emailbot.store.convert import classification_row, email_from_row
 from emailbot.store.db import Database
-from emailbot.store.tables import ClassificationRow, EmailRow, EscalationRow, SideEffectRow, utcnow
+from emailbot.store.tables import EscalationRow, SideEffectRow, utcnow
 
 log = logging.getLogger(__name__)
 PERMANENT_ERRORS = (TemplateRenderError,)
@@ -46,6 +46,8 @@ class EngineConfig:
     lease_seconds: float = 120
     concurrency: int = 4
     no_auto_reply_categories: frozenset[str] = field(default_factory=frozenset)
+    max_auto_replies_per_conversation: int = 1
+    shadow: bool = False  # decide and record everything, carry nothing out (EMAILBOT_MODE=shadow)
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Processor:
         db: Database,
         classifier: Classifier,
         planner: Planner,
-        runner: EffectRunner,
+        runner: EffectRunner | ShadowRunner,
         config: EngineConfig,
         writer: ReplyWriter | None = None,
     ) -> None:
@@ -76,7 +78,7 @@ class Processor:
         outcome = BatchOutcome()
         async with self.db.transaction() as session:
             claimed = await work.claim(session, email_ids, self.config.lease_seconds)
-            rows = await _load_emails(session, list(claimed))
+            rows = await work.load_emails(session, list(claimed))
         if not claimed:
             return outcome
         emails = {email_id: email_from_row(row) for email_id, row in rows.items()}
@@ -143,17 +145,18 @@ class Processor:
         a slow model must not hold the database.
         """
         async with self.db.transaction() as session:
-            classified = classified | await _stored_classifications(session, routing)
+            classified = classified | await work.stored_classifications(session, routing)
             if not classified:
                 return
             # A follow-up in the thread of an active escalation joins it instead of opening another.
             escalations = await active_escalations_by_email(session, {i: emails[i] for i in classified})
-            decisions = await self._decide(session, classified, emails, escalations)
+            tracker = await conversation.track(session, {i: emails[i] for i in classified})
+            decisions = await self._decide(session, classified, emails, escalations, tracker)
             to_write = self._needing_text(classified, decisions)
             if not to_write:
                 await self._store_plans(session, classified, decisions, emails, {}, escalations, claimed, outcome)
                 return
-            threads = await _threads(session, {i: emails[i] for i in to_write})
+            threads = await work.earlier_in_thread(session, {i: emails[i] for i in to_write})
         written = await self._write_replies(to_write, classified, emails, threads)
         async with self.db.transaction() as session:
             await self._store_plans(session, classified, decisions, emails, written, escalations, claimed, outcome)
@@ -164,16 +167,19 @@ class Processor:
         classified: dict[int, Classification],
         emails: dict[int, Email],
         escalations: dict[int, int],
+        tracker: conversation.ConversationTracker,
     ) -> dict[int, Decision]:
         rules = await work.active_rules(session)
         senders = [e.sender.email for i in classified if (e := emails[i]).sender]
         replies = Counter(await work.replies_in_last_hour(session, senders))
         decisions: dict[int, Decision] = {}
-        for email_id, classification in classified.items():
+        for email_id in sorted(classified, key=lambda i: (emails[i].received_at, i)):  # an answer after its original
             email = emails[email_id]
             sender = email.sender.email.lower() if email.sender else ""
             context = self._context(rules, replies[sender], escalations.get(email_id))
-            decisions[email_id] = decision = route(email, classification, context)
+            context = replace(context, conversation=tracker.facts_for(email_id))
+            decisions[email_id] = decision = route(email, classified[email_id], context)
+            tracker.record(email_id, decision)
             if decision.action == Action.AUTO_HANDLE:
                 replies[sender] += 1
         return decisions
@@ -238,6 +244,7 @@ class Processor:
                 claimed[email_id] = (Status.FAILED, claimed[email_id][1])
                 outcome.failed += 1
         await work.add_effects(session, effects)
+        await conversation.remember_planned_replies(session, effects)
         await work.update_each(session, updates)
 
     def _context(
@@ -251,6 +258,7 @@ class Processor:
             max_replies_per_sender_per_hour=self.config.max_replies_per_sender_per_hour,
             no_auto_reply_categories=self.config.no_auto_reply_categories,
             active_escalation_id=active_escalation_id,
+            max_auto_replies_per_conversation=self.config.max_auto_replies_per_conversation,
         )
 
     async def _plan(
@@ -265,6 +273,8 @@ class Processor:
         thread_escalation_id: int | None = None,
     ) -> dict[str, Any]:
         """Plan one email's side effects into `effects`; returns its processing row's new values."""
+        if self.config.shadow:
+            return self._shadow_plan(email_id, email, classification, decision, written)
         escalation_id = None
         follow_up = decision.action == Action.ESCALATE and thread_escalation_id is not None
         if follow_up and thread_escalation_id is not None:
@@ -284,6 +294,30 @@ class Processor:
             "escalation_id": escalation_id,
             "draft_tokens": written.tokens if written else 0,
             "draft_cost": written.cost if written else 0.0,
+            "assigned_to": decision.assigned_to,
+        }
+
+    def _shadow_plan(
+        self,
+        email_id: int,
+        email: Email,
+        classification: Classification,
+        decision: Decision,
+        written: WrittenReply | None,
+    ) -> dict[str, Any]:
+        """What would have been done, with the reply text it would have sent; no intent is stored, so nothing
+        (reply, draft, chat, webhook, mark, move) can be carried out, now or by a later retry."""
+        plan = self.planner.plan(email_id, email, classification, decision, None, written)
+        return {
+            "status": _acting_status(decision).value,
+            "action": decision.action.value,
+            "reason": decision.reason,
+            "response_text": plan.response_text,
+            "escalation_id": None,
+            "draft_tokens": written.tokens if written else 0,
+            "draft_cost": written.cost if written else 0.0,
+            "assigned_to": decision.assigned_to,
+            "shadow": True,
         }
 
     async def _store_escalation(
@@ -380,7 +414,7 @@ class Processor:
                     "completed_at": now,
                     "lease_until": None,
                     "error": None,
-                    "response_sent": email_id in sent,
+                    "response_sent": email_id in sent and not self.config.shadow,
                     "processing_time_ms": (now - started.get(email_id, now)).total_seconds() * 1000,
                 }
                 for email_id in email_ids
@@ -430,37 +464,3 @@ def _is_permanent(error: Exception) -> bool:
     if isinstance(error, MailboxError | NotifyError):
         return error.permanent
     return isinstance(error, PERMANENT_ERRORS)
-
-
-async def _load_emails(session: AsyncSession, email_ids: list[int]) -> dict[int, EmailRow]:
-    rows = await session.scalars(select(EmailRow).where(EmailRow.id.in_(email_ids)))
-    return {row.id: row for row in rows}
-
-
-async def _stored_classifications(session: AsyncSession, email_ids: list[int]) -> dict[int, Classification]:
-    if not email_ids:
-        return {}
-    rows = await session.scalars(
-        select(ClassificationRow).where(ClassificationRow.email_id.in_(email_ids)).order_by(ClassificationRow.id)
-    )
-    return {row.email_id: classification_from_row(row) for row in rows}
-
-
-THREAD_CONTEXT = 4
-
-
-async def _threads(session: AsyncSession, emails: dict[int, Email]) -> dict[int, list[Email]]:
-    """The earlier messages of each email's thread that are stored here (by References / In-Reply-To), oldest first."""
-    wanted = {email_id: list(email.references[-THREAD_CONTEXT:]) for email_id, email in emails.items()}
-    for email_id, email in emails.items():
-        if email.in_reply_to and email.in_reply_to not in wanted[email_id]:
-            wanted[email_id].append(email.in_reply_to)
-    ids = {message_id for ids in wanted.values() for message_id in ids}
-    if not ids:
-        return {}
-    rows = await session.scalars(select(EmailRow).where(EmailRow.message_id.in_(ids)))
-    by_message_id = {row.message_id: email_from_row(row) for row in rows}
-    return {
-        email_id: [by_message_id[m] for m in message_ids if m in by_message_id]
-        for email_id, message_ids in wanted.items()
-    }

@@ -4,6 +4,8 @@ Order matters and is the contract operators rely on:
 1. a message that could not be parsed goes to a person;
 2. operator rules, by priority, first match wins;
 2b. a follow-up in a thread with an active escalation joins that escalation;
+2c. conversations: a reply after EmailBot's automatic answer, or in a conversation a person handles, goes to a
+    person (that person's queue); a "thanks, that worked" reply is left to the noise rule, which closes it;
 3. policy: category ESCALATION or urgency CRITICAL escalates;
 4. confidence thresholds;
 5. loop guards last, so that no rule, policy or score can make EmailBot reply to a machine, a list, itself, or
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from emailbot.domain import Action, Classification, Decision, Email, Rule, RuleAction, Thresholds, Urgency
 
@@ -28,6 +30,16 @@ _NO_REPLY_LOCAL_PART = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationFacts:
+    """What came before the email in its conversation (store/conversations.py); the defaults mean: nothing."""
+
+    id: int | None = None
+    auto_replies: int = 0
+    auto_reply_email_id: int | None = None
+    handled_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingContext:
     thresholds: Thresholds
     mailbox_address: str
@@ -36,19 +48,27 @@ class RoutingContext:
     max_replies_per_sender_per_hour: int = 3
     no_auto_reply_categories: frozenset[str] = frozenset()
     active_escalation_id: int | None = None  # the open escalation of the email's thread, if any
+    conversation: ConversationFacts = field(default_factory=ConversationFacts)
+    max_auto_replies_per_conversation: int = 1
+    is_thanks: bool = False  # the email only says thanks (the noise classifier's verdict): no person needed
 
 
 def route(email: Email, classification: Classification, context: RoutingContext) -> Decision:
     if email.parse_error:
         return Decision(Action.HUMAN_REVIEW, f"malformed message: {email.parse_error}")
     decision = (
-        _by_rule(email, classification, context.rules) or _follow_up(email, context) or _by_policy(classification)
+        _by_rule(email, classification, context.rules)
+        or _follow_up(email, context)
+        or conversation_rule(context)
+        or _by_policy(classification)
     )
     unsure = decision is None
     if decision is None:
         decision = _by_confidence(classification, context.thresholds)
     if decision.action == Action.AUTO_HANDLE and classification.category in context.no_auto_reply_categories:
         decision = Decision(Action.SUGGEST_RESPONSE, f"{decision.reason}; category never auto-replies")
+    if decision.action == Action.AUTO_HANDLE and _conversation_has_its_answers(context):
+        decision = Decision(Action.SUGGEST_RESPONSE, f"{decision.reason}; conversation already answered automatically")
     # Machine mail that the classifier is merely unsure about is not worth pulling people into a chat.
     guarded = decision.action in REPLYING_ACTIONS or (unsure and decision.action == Action.ESCALATE)
     guard = loop_guard(email, context) if guarded else None
@@ -122,6 +142,32 @@ def _follow_up(email: Email, context: RoutingContext) -> Decision | None:
     if email.loop.is_auto_reply or email.loop.is_bulk:
         return Decision(Action.HUMAN_REVIEW, f"automatic message in the thread of escalation {escalation_id}")
     return Decision(Action.ESCALATE, f"follow-up in escalation {escalation_id}")
+
+
+def conversation_rule(context: RoutingContext) -> Decision | None:
+    """A conversation that already has a person or an automatic answer gets a person, not another answer.
+
+    A sender writing back after the automatic answer ("restarting did not help") means the answer did not
+    settle it; a second automatic one (with a new reference) would be worse than none. A conversation a person
+    answered stays with that person. A plain "thanks" is the exception: nobody needs to read it.
+    """
+    facts = context.conversation
+    if context.is_thanks:
+        return None
+    if facts.handled_by:
+        return Decision(
+            Action.HUMAN_REVIEW,
+            f"conversation {facts.id} is handled by {facts.handled_by}",
+            assigned_to=facts.handled_by,
+        )
+    if facts.auto_replies and facts.auto_replies >= context.max_auto_replies_per_conversation:
+        earlier = f" to email {facts.auto_reply_email_id}" if facts.auto_reply_email_id else ""
+        return Decision(Action.HUMAN_REVIEW, f"reply after the automatic answer{earlier} in conversation {facts.id}")
+    return None
+
+
+def _conversation_has_its_answers(context: RoutingContext) -> bool:
+    return context.conversation.auto_replies >= context.max_auto_replies_per_conversation
 
 
 def _by_policy(classification: Classification) -> Decision | None:

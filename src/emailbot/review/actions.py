@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.domain import Action, Status
 from emailbot.escalations.resolution import announce, plan_announcement
-from emailbot.pipeline.act import outgoing_payload, reply_to
+from emailbot.pipeline.act import outgoing_payload, planned_message_id, reply_to
 from emailbot.review.feedback import FeedbackKind
 from emailbot.runtime import Runtime
-from emailbot.store import work
+from emailbot.store import conversations, work
 from emailbot.store.convert import email_from_row
 from emailbot.store.tables import (
     EmailRow,
@@ -88,8 +88,10 @@ async def approve(runtime: Runtime, email_id: int, text: str | None, actor: str)
         email = email_from_row(email_row)
         if email.reply_address is None:
             raise ReviewError(409, "no_recipient", "This email has no address to reply to.")
-        if not await _claim_send(session, email_id, outgoing_payload(reply_to(email, body + "\n"))):
+        planned = planned_message_id(approved_key(email_id), runtime.config.mailbox_address)
+        if not await _claim_send(session, email_id, outgoing_payload(reply_to(email, body + "\n", planned))):
             return Outcome("already_sent", "This reply was already approved; it is sent once.", {})
+        await conversations.remember_replies(session, [(email_id, planned)])
         _feedback(
             session,
             email_id,

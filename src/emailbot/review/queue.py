@@ -27,6 +27,7 @@ class QueueItem:
     category: str | None
     confidence: float | None
     has_draft: bool
+    assigned_to: str | None = None
 
 
 def _waiting() -> list[object]:
@@ -38,11 +39,19 @@ def _waiting() -> list[object]:
         ProcessingResultRow.action.in_(REVIEWABLE),
         ProcessingResultRow.response_sent.is_(False),
         ~closed,
+        ProcessingResultRow.shadow.is_(False),  # what shadow mode would have asked of people is not their work
     ]
 
 
-async def review_queue(session: AsyncSession, *, limit: int = 50, offset: int = 0) -> tuple[list[QueueItem], int]:
+async def review_queue(
+    session: AsyncSession, *, limit: int = 50, offset: int = 0, assigned_to: str | None = None
+) -> tuple[list[QueueItem], int]:
+    """`assigned_to`: only that person's emails (those of the conversations they answered); "" for unassigned."""
     base = select(EmailRow, ProcessingResultRow).join(ProcessingResultRow).where(*_waiting())  # type: ignore[arg-type]
+    if assigned_to is not None:
+        base = base.where(
+            ProcessingResultRow.assigned_to == assigned_to if assigned_to else ProcessingResultRow.assigned_to.is_(None)
+        )
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = await session.execute(base.order_by(EmailRow.received_datetime, EmailRow.id).offset(offset).limit(limit))
     items = [
@@ -57,6 +66,7 @@ async def review_queue(session: AsyncSession, *, limit: int = 50, offset: int = 
             category=result.category,
             confidence=result.confidence,
             has_draft=result.response_text is not None,
+            assigned_to=result.assigned_to,
         )
         for email, result in rows
     ]

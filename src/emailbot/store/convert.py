@@ -42,6 +42,7 @@ def email_row(mailbox: str, message: RawMessage, email: Email) -> dict[str, Any]
         "loop_signals": asdict(email.loop),
         "parse_error": email.parse_error,
         "raw": message.raw,
+        "source_conversation_id": _cap(message.conversation_id, 500),
         "created_at": utcnow(),
     }
 
@@ -67,6 +68,7 @@ def email_from_row(row: EmailRow) -> Email:
         attachments=tuple(Attachment(**item) for item in row.attachments or ()),
         loop=LoopSignals(**(row.loop_signals or {})),
         parse_error=row.parse_error,
+        source_conversation_id=row.source_conversation_id,
     )
 
 

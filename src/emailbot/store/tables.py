@@ -67,6 +67,26 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
+class ConversationRow(Base):
+    """A conversation: the emails in and out that thread together (Message-IDs, In-Reply-To, References, the
+    connector's conversation id). Its members are the emails whose `conversation_id` points here."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationKeyRow(Base):
+    """Every id a conversation is known by: member Message-IDs, EmailBot's own replies' Message-IDs, and
+    `conv:<connector id>`. A new email whose ids name any of them belongs to that conversation."""
+
+    __tablename__ = "conversation_keys"
+
+    key: Mapped[str] = mapped_column(String(998), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+
+
 class EmailRow(Base):
     """An email as received (raw source kept) and as parsed."""
 
@@ -102,6 +122,10 @@ class EmailRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when data retention scrubbed the personal data (bodies, raw source, addresses, subject).
     anonymized_at: Mapped[datetime | None]
+    # The connector's own conversation id (Graph's conversationId), when it has one.
+    source_conversation_id: Mapped[str | None] = mapped_column(String(500))
+    # Set when routing first placed the email in a conversation (store/conversations.py).
+    conversation_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class ProcessingResultRow(Base):
@@ -134,6 +158,10 @@ class ProcessingResultRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    # Decided in shadow mode: recorded as it would have been done, nothing carried out.
+    shadow: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The person whose review queue the email is in (the one who handles its conversation), if any.
+    assigned_to: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class ClassificationRow(Base):

@@ -14,8 +14,8 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emailbot.domain import Action, Email, RawMessage, Rule, Status
-from emailbot.store.convert import email_row, rule_from_row
+from emailbot.domain import Action, Classification, Email, RawMessage, Rule, Status
+from emailbot.store.convert import classification_from_row, email_from_row, email_row, rule_from_row
 from emailbot.store.tables import (
     ClassificationRow,
     EmailRow,
@@ -265,3 +265,37 @@ async def mark_effect_failed(session: AsyncSession, effect_id: int, error: str, 
             attempts=SideEffectRow.attempts + 1,
         )
     )
+
+
+async def load_emails(session: AsyncSession, email_ids: list[int]) -> dict[int, EmailRow]:
+    rows = await session.scalars(select(EmailRow).where(EmailRow.id.in_(email_ids)))
+    return {row.id: row for row in rows}
+
+
+async def stored_classifications(session: AsyncSession, email_ids: list[int]) -> dict[int, Classification]:
+    if not email_ids:
+        return {}
+    rows = await session.scalars(
+        select(ClassificationRow).where(ClassificationRow.email_id.in_(email_ids)).order_by(ClassificationRow.id)
+    )
+    return {row.email_id: classification_from_row(row) for row in rows}
+
+
+THREAD_CONTEXT = 4
+
+
+async def earlier_in_thread(session: AsyncSession, emails: dict[int, Email]) -> dict[int, list[Email]]:
+    """The earlier messages of each email's thread that are stored here (by References / In-Reply-To), oldest first."""
+    wanted = {email_id: list(email.references[-THREAD_CONTEXT:]) for email_id, email in emails.items()}
+    for email_id, email in emails.items():
+        if email.in_reply_to and email.in_reply_to not in wanted[email_id]:
+            wanted[email_id].append(email.in_reply_to)
+    ids = {message_id for ids in wanted.values() for message_id in ids}
+    if not ids:
+        return {}
+    rows = await session.scalars(select(EmailRow).where(EmailRow.message_id.in_(ids)))
+    by_message_id = {row.message_id: email_from_row(row) for row in rows}
+    return {
+        email_id: [by_message_id[m] for m in message_ids if m in by_message_id]
+        for email_id, message_ids in wanted.items()
+    }

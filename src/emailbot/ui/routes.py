@@ -158,11 +158,16 @@ async def overview(request: Request) -> Response:
 
 
 @router.get("/queue")
-async def queue(request: Request, page_number: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
+async def queue(
+    request: Request,
+    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+    assigned_to: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
     current = await page(request)
     async with current.runtime.db.transaction() as session:
-        items, total = await review_queue(session, limit=50, offset=(page_number - 1) * 50)
-    return current.render("queue.html", items=items, total=total, page_number=page_number)
+        offset = (page_number - 1) * 50
+        items, total = await review_queue(session, limit=50, offset=offset, assigned_to=assigned_to)
+    return current.render("queue.html", items=items, total=total, page_number=page_number, assigned_to=assigned_to)
 
 
 @router.get("/emails")

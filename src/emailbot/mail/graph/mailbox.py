@@ -161,7 +161,10 @@ class GraphUserMailbox:
                 raise
             raw = response.body if isinstance(response.body, bytes) else str(response.body or "").encode()
             received = _parse_time(item.get("receivedDateTime"))
-            return RawMessage(source_id=self.source_id(str(item["id"])), raw=raw, received_at=received)
+            conversation = str(item["conversationId"]) if item.get("conversationId") else None
+            return RawMessage(
+                source_id=self.source_id(str(item["id"])), raw=raw, received_at=received, conversation_id=conversation
+            )
 
         results = await asyncio.gather(*(mime(item) for item in items))
         return [message for message in results if message is not None]
@@ -310,6 +313,7 @@ class GraphMailboxes:
     """
 
     name = NAME
+    acknowledge_writes_mailbox = False  # acknowledging stores the delta link in EmailBot's database only
 
     def __init__(self, client: GraphClient, state: GraphState, addresses: Sequence[str], settings: Settings) -> None:
         if not addresses:

@@ -1,0 +1,1 @@
+"""`emailbot replay`: what EmailBot would have done to an export of a mailbox, before anyone lets it act."""
