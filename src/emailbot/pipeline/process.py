@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,7 @@ from emailbot.escalations.threads import active_escalations_by_email, count_foll
 from emailbot.mail.base import MailboxError
 from emailbot.notify.base import NotifyError
 from emailbot.pipeline.act import Effect, EffectRunner, Planner, ReplyWriter, WrittenReply
-from emailbot.pipeline.route import RoutingContext, route
+from emailbot.pipeline.route import AutonomyGate, RoutingContext, route
 from emailbot.pipeline.templates import TemplateRenderError
 from emailbot.store import work
 from emailbot.store.convert import classification_from_row, classification_row, email_from_row
@@ -33,6 +33,8 @@ from emailbot.store.tables import ClassificationRow, EmailRow, EscalationRow, Si
 
 log = logging.getLogger(__name__)
 PERMANENT_ERRORS = (TemplateRenderError,)
+# Which categories may auto-send, read from the database for the current auto threshold (emailbot.autonomy).
+AutonomySource = Callable[[AsyncSession, float], Awaitable[AutonomyGate]]
 
 
 @dataclass
@@ -46,6 +48,7 @@ class EngineConfig:
     lease_seconds: float = 120
     concurrency: int = 4
     no_auto_reply_categories: frozenset[str] = field(default_factory=frozenset)
+    autonomy: AutonomySource | None = None  # None: every category may auto-send (EMAILBOT_AUTONOMY=always)
 
 
 @dataclass
@@ -168,11 +171,13 @@ class Processor:
         rules = await work.active_rules(session)
         senders = [e.sender.email for i in classified if (e := emails[i]).sender]
         replies = Counter(await work.replies_in_last_hour(session, senders))
+        source = self.config.autonomy
+        gate = await source(session, self.config.thresholds.auto) if source is not None else None
         decisions: dict[int, Decision] = {}
         for email_id, classification in classified.items():
             email = emails[email_id]
             sender = email.sender.email.lower() if email.sender else ""
-            context = self._context(rules, replies[sender], escalations.get(email_id))
+            context = self._context(rules, replies[sender], escalations.get(email_id), gate)
             decisions[email_id] = decision = route(email, classification, context)
             if decision.action == Action.AUTO_HANDLE:
                 replies[sender] += 1
@@ -241,7 +246,11 @@ class Processor:
         await work.update_each(session, updates)
 
     def _context(
-        self, rules: tuple[Rule, ...], replies_last_hour: int, active_escalation_id: int | None = None
+        self,
+        rules: tuple[Rule, ...],
+        replies_last_hour: int,
+        active_escalation_id: int | None = None,
+        autonomy: AutonomyGate | None = None,
     ) -> RoutingContext:
         return RoutingContext(
             thresholds=self.config.thresholds,
@@ -251,6 +260,7 @@ class Processor:
             max_replies_per_sender_per_hour=self.config.max_replies_per_sender_per_hour,
             no_auto_reply_categories=self.config.no_auto_reply_categories,
             active_escalation_id=active_escalation_id,
+            autonomy=autonomy,
         )
 
     async def _plan(
