@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from emailbot.autonomy.policy import Target
-from emailbot.autonomy.service import CachedGate
+from emailbot.autonomy.service import CachedGate, target_of
 from emailbot.classifiers.base import Classifier
 from emailbot.classifiers.registry import build_classifier, build_reply_writer
 from emailbot.domain import Address
@@ -126,12 +125,8 @@ def engine_config(settings: Settings, taxonomy: Taxonomy) -> EngineConfig:
     )
 
 
-def autonomy_target(settings: Settings) -> Target:
-    return Target(settings.autonomy_target_precision, settings.autonomy_min_reviews)
-
-
 def autonomy_gate(settings: Settings, taxonomy: Taxonomy) -> CachedGate | None:
     """Earned autonomy (the default) reads the reviews and admins' overrides; `always` lets every category send."""
     if settings.autonomy == "always":
         return None
-    return CachedGate(taxonomy.names, autonomy_target(settings))
+    return CachedGate(taxonomy.names, target_of(settings))

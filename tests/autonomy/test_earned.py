@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from emailbot.autonomy import service
-from emailbot.autonomy.service import CachedGate, Verb
+from emailbot.autonomy.service import CachedGate, Verb, target_of
 from emailbot.domain import Action
 from emailbot.review import actions
-from emailbot.runtime import Runtime, autonomy_target
+from emailbot.runtime import Runtime
 from emailbot.store.tables import AuditLogRow, EmailRow, ProcessingResultRow
 from tests.autonomy.conftest import MIN_REVIEWS
 from tests.factories import rfc822
@@ -120,7 +120,7 @@ async def test_grant_applies_to_the_next_batch_and_revoke_wins_over_reviews(runt
 
 async def test_another_process_sees_a_grant_once_its_cache_expires(runtime: Runtime) -> None:
     now = [0.0]
-    other = CachedGate(runtime.taxonomy.names, autonomy_target(runtime.settings), seconds=5, clock=lambda: now[0])
+    other = CachedGate(runtime.taxonomy.names, target_of(runtime.settings), seconds=5, clock=lambda: now[0])
     async with runtime.db.transaction() as session:
         assert "SUPPORT" not in (await other(session, 85)).allowed
     await service.change_now(runtime, "support", Verb.GRANT, "alice")  # made in "this" process

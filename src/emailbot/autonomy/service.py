@@ -23,9 +23,14 @@ from emailbot.store.tables import utcnow
 
 if TYPE_CHECKING:
     from emailbot.runtime import Runtime
+    from emailbot.settings import Settings
 
 COVERAGE_DAYS = 30
 GATE_SECONDS = 5.0  # how stale a grant may be in another process; each batch asks
+
+
+def target_of(settings: Settings) -> Target:
+    return Target(settings.autonomy_target_precision, settings.autonomy_min_reviews)
 
 
 class Verb(StrEnum):
@@ -111,7 +116,7 @@ class CachedGate:
 async def overview(runtime: Runtime) -> dict[str, Any]:
     """The per-category table as the API returns it and the dashboard shows it."""
     settings, threshold = runtime.settings, runtime.config.thresholds.auto
-    target = Target(settings.autonomy_target_precision, settings.autonomy_min_reviews)
+    target = target_of(settings)
     async with runtime.db.transaction() as session:
         rows = await table(session, runtime.taxonomy.names, threshold, target)
     always = settings.autonomy == "always"
