@@ -31,53 +31,48 @@ class ReviewedEmail:
         return self.label == self.predicted and not self.rejected
 
 
-@dataclass
-class _Verdict:
-    first_at: datetime
-    corrected_to: str | None = None
-    rejected: bool = False
-
-
 async def reviewed_emails(session: AsyncSession) -> list[ReviewedEmail]:
-    verdicts = await _verdicts(session)
-    if not verdicts:
-        return []
-    rows = await session.execute(
-        select(
-            ClassificationRow.email_id,
-            ClassificationRow.category,
-            ClassificationRow.confidence,
-            ClassificationRow.created_at,
-        )
-        .where(ClassificationRow.email_id.in_(select(FeedbackRow.email_id)))
-        .order_by(ClassificationRow.id)
+    """Aggregated in SQL (one row per reviewed email comes back), so a recomputation stays cheap with many reviews."""
+    first_review = (
+        select(FeedbackRow.email_id, func.min(FeedbackRow.created_at).label("first_at"))
+        .group_by(FeedbackRow.email_id)
+        .subquery()
     )
-    before: dict[int, tuple[str, float]] = {}
-    for email_id, category, confidence, created_at in rows:
-        verdict = verdicts.get(email_id)
-        # The classification the person saw: the newest one made before the review (a re-run after it is not).
-        if verdict is not None and (email_id not in before or created_at <= verdict.first_at):
-            before[email_id] = (category, confidence)
+    # The classification the person saw: the newest one made before the review (a re-run after it is not).
+    judged = (
+        select(func.max(ClassificationRow.id))
+        .join(first_review, first_review.c.email_id == ClassificationRow.email_id)
+        .where(ClassificationRow.created_at <= first_review.c.first_at)
+        .group_by(ClassificationRow.email_id)
+    )
+    corrections = await _last_corrections(session)
+    rejected = set(
+        await session.scalars(
+            select(FeedbackRow.email_id).where(FeedbackRow.kind == FeedbackKind.DRAFT_REJECTED.value).distinct()
+        )
+    )
+    rows = await session.execute(
+        select(ClassificationRow.email_id, ClassificationRow.category, ClassificationRow.confidence)
+        .where(ClassificationRow.id.in_(judged))
+        .order_by(ClassificationRow.email_id)
+    )
     return [
-        ReviewedEmail(i, category, confidence, verdicts[i].corrected_to or category, verdicts[i].rejected)
-        for i, (category, confidence) in sorted(before.items())
+        ReviewedEmail(email_id, category, confidence, corrections.get(email_id) or category, email_id in rejected)
+        for email_id, category, confidence in rows
     ]
 
 
-async def _verdicts(session: AsyncSession) -> dict[int, _Verdict]:
-    rows = await session.execute(
-        select(FeedbackRow.email_id, FeedbackRow.kind, FeedbackRow.corrected_category, FeedbackRow.created_at).order_by(
-            FeedbackRow.id
-        )
+async def _last_corrections(session: AsyncSession) -> dict[int, str]:
+    """The category each corrected email was last corrected to (a later correction wins)."""
+    last = (
+        select(func.max(FeedbackRow.id))
+        .where(FeedbackRow.kind == FeedbackKind.CATEGORY_CORRECTED.value, FeedbackRow.corrected_category.is_not(None))
+        .group_by(FeedbackRow.email_id)
     )
-    verdicts: dict[int, _Verdict] = {}
-    for email_id, kind, corrected, created_at in rows:
-        verdict = verdicts.setdefault(email_id, _Verdict(created_at))
-        if kind == FeedbackKind.CATEGORY_CORRECTED and corrected:
-            verdict.corrected_to = corrected  # a later correction wins
-        elif kind == FeedbackKind.DRAFT_REJECTED:
-            verdict.rejected = True
-    return verdicts
+    rows = await session.execute(
+        select(FeedbackRow.email_id, FeedbackRow.corrected_category).where(FeedbackRow.id.in_(last))
+    )
+    return {email_id: corrected for email_id, corrected in rows if corrected}
 
 
 async def category_coverage(session: AsyncSession, threshold: float, since: datetime) -> dict[str, tuple[int, int]]:
