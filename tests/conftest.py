@@ -34,6 +34,10 @@ pytest_plugins = [
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = os.environ.get("EMAILBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [b.strip() for b in os.environ.get("EMAILBOT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+# The suite tests routing, replies and the outbox as they were before earned autonomy: every category may auto-send
+# unless a test asks for `earned` (tests/autonomy, the dashboard's browser test). Services started by the tests
+# inherit it. A fresh install's default is `earned` (docs/autonomy.md).
+os.environ.setdefault("EMAILBOT_AUTONOMY", "always")
 
 
 @pytest.fixture(autouse=True)

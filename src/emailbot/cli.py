@@ -69,6 +69,30 @@ def _write_demo(settings: Settings) -> None:
 
     written = write_demo_mail(settings.local_mailbox_dir)
     typer.echo(f"Demo: wrote {written} sample emails" if written else "Demo: mailbox not empty, nothing written")
+    if written and settings.autonomy == "earned":
+        granted = asyncio.run(_grant_demo_autonomy(settings))
+        if granted:
+            typer.echo(f"Demo: auto-send granted for {', '.join(granted)} (see the Autonomy page to revoke it)")
+
+
+async def _grant_demo_autonomy(settings: Settings) -> list[str]:
+    """A fresh install auto-sends nothing until reviews earn it; the demo grants its routine categories by hand
+    (as the admin `demo`, in the audit log) so that its routine mail shows automatic replies."""
+    from emailbot.autonomy.service import Verb, change
+    from emailbot.demo import ROUTINE_CATEGORIES
+    from emailbot.store.db import Database
+    from emailbot.taxonomy import load_taxonomy
+
+    names = load_taxonomy(settings.taxonomy_file).names
+    granted = [category for category in ROUTINE_CATEGORIES if category in names]
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            for category in granted:
+                await change(session, names, category, Verb.GRANT, "demo", "granted by `emailbot run --demo`")
+    finally:
+        await db.dispose()
+    return granted
 
 
 @app.command()

@@ -207,6 +207,10 @@ DEMO_MAIL: tuple[DemoMail, ...] = (
 )
 
 
+# The categories of the routine samples: the demo grants them auto-send, so that it shows automatic replies.
+ROUTINE_CATEGORIES = tuple(sorted({m.category for m in DEMO_MAIL if m.shows == "routine" and m.category}))
+
+
 def write_demo_mail(root: Path, *, count: int | None = None, force: bool = False) -> int:
     """Write the samples into the Maildir at `root` (created when missing) as new mail, oldest first.
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from emailbot.autonomy.service import CachedGate, target_of
 from emailbot.classifiers.base import Classifier
 from emailbot.classifiers.registry import build_classifier, build_reply_writer
 from emailbot.domain import Address
@@ -127,4 +128,12 @@ def engine_config(settings: Settings, taxonomy: Taxonomy) -> EngineConfig:
         no_auto_reply_categories=frozenset(n for n, spec in taxonomy.categories.items() if not spec.auto_reply),
         max_auto_replies_per_conversation=settings.max_auto_replies_per_conversation,
         shadow=settings.mode == "shadow",
+        autonomy=autonomy_gate(settings, taxonomy),
     )
+
+
+def autonomy_gate(settings: Settings, taxonomy: Taxonomy) -> CachedGate | None:
+    """Earned autonomy (the default) reads the reviews and admins' overrides; `always` lets every category send."""
+    if settings.autonomy == "always":
+        return None
+    return CachedGate(taxonomy.names, target_of(settings))

@@ -217,6 +217,13 @@ class Settings(BaseSettings):
     # Learning loop: retrain on the feedback every N hours (0 turns the scheduled job off)
     retrain_interval_hours: float = Field(default=168, ge=0)
     retrain_min_feedback: int = Field(default=10, ge=1)
+    # Earned autonomy: a category auto-sends once operators' reviews show this precision over this many reviews
+    # (`always`: every category may auto-send, as before; for tests and trials)
+    autonomy: Literal["earned", "always"] = "earned"
+    autonomy_target_precision: float = Field(default=0.95, gt=0, le=1)
+    autonomy_min_reviews: int = Field(default=30, ge=1)
+    # Refit the LLM's confidence calibration from feedback once this many new reviews came in (0 = never)
+    calibration_min_new_feedback: int = Field(default=20, ge=0)
     # Microsoft 365 (EMAILBOT_MAILBOX=graph); see docs/m365-setup.md
     graph_tenant_id: str = ""
     graph_client_id: str = ""

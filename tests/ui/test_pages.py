@@ -24,6 +24,7 @@ PAGES = (
     "/ui/alerts",
     "/ui/settings",
     "/ui/learning",
+    "/ui/autonomy",
     "/ui/validation",
 )
 

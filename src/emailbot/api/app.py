@@ -11,6 +11,7 @@ from emailbot import __version__
 from emailbot.api import (
     alerts,
     analytics,
+    autonomy,
     config,
     emails,
     escalations,
@@ -60,7 +61,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> FastAPI:
     install_auth(app, runtime)
     for module in (system, processing, emails, config, notifications, review, rules, learning, keys):
         app.include_router(module.router)
-    for module in (escalations, notification_targets):
+    for module in (escalations, notification_targets, autonomy):
         app.include_router(module.router)
     for module in (alerts, analytics, security, internal, metrics):
         app.include_router(module.router)

@@ -3,7 +3,7 @@
 The policy is by path and method, so routers added later are protected without a line of their own:
 - open: `GET /`, the health endpoints, the OpenAPI pages, the Graph notification endpoint (Microsoft calls it; it
   checks its own clientState) and the dashboard (which has its own sign-in, `emailbot.ui`);
-- admin: keys, internal jobs, and any change to settings, rules or the learning loop;
+- admin: keys, internal jobs, and any change to settings, rules, the learning loop or earned autonomy;
 - viewer: any other read; operator: any other change.
 A key is sent as `X-API-Key`. Every refusal is written to the audit log as `auth.failed`, and every call that
 changes something is written there too, with the key's name (never the request body).
@@ -29,7 +29,7 @@ API_KEY_HEADER = "X-API-Key"
 OPEN_PATHS = frozenset({"/", "/health", "/health/detailed", "/docs", "/redoc", "/openapi.json"})
 OPEN_TREES = ("/ui", "/notifications/graph", "/docs")  # each path and everything below it, nothing beside it
 ADMIN_PREFIXES = ("/keys", "/internal/")
-ADMIN_WRITE_PREFIXES = ("/config/", "/processing/rules", "/learning/")
+ADMIN_WRITE_PREFIXES = ("/config/", "/processing/rules", "/learning/", "/autonomy/")
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

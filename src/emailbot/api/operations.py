@@ -1,5 +1,5 @@
 """What the API process sets up besides the engine: registered keys, the settings operators changed at run time,
-the jobs it schedules on the engine (operations, retraining), and the rate limiter's connection."""
+the jobs it schedules on the engine (operations, retraining, calibration), and the rate limiter's connection."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from emailbot.auth.keys import ensure_env_key
 from emailbot.auth.ratelimit import RateLimiter
+from emailbot.learning.calibration import schedule_calibration
 from emailbot.learning.schedule import schedule_retraining
 from emailbot.ops.live_settings import load_stored
 from emailbot.ops.schedule import schedule_operations
@@ -25,6 +26,7 @@ def schedule(runtime: Runtime) -> None:
     """The jobs this process runs on the engine's schedule besides processing mail."""
     schedule_operations(runtime)
     schedule_retraining(runtime)
+    schedule_calibration(runtime)
 
 
 async def stop(app: FastAPI) -> None:

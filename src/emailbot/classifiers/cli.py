@@ -222,17 +222,20 @@ def calibrate(
     settings = _llm_settings(classifier)
     examples = _load(data, split, "calibration")[: limit or None] if data else []
 
-    async def collect() -> list[tuple[float, bool]]:
+    async def collect() -> tuple[list[tuple[float, bool]], list[tuple[float, bool]]]:
         built = build_llm_classifier(settings)
         try:
-            pairs = (await run_labelled(built, examples)).raw_pairs(classifier) if examples else []
+            labelled = (await run_labelled(built, examples)).raw_pairs(classifier) if examples else []
         finally:
             await built.close()
-        return pairs + (await feedback_pairs(settings.database_url, classifier) if feedback else [])
+        return labelled, (await feedback_pairs(settings.database_url, classifier) if feedback else [])
 
-    pairs = asyncio.run(collect())
+    labelled, reviewed = asyncio.run(collect())
+    pairs = labelled + reviewed
+    # The labelled pairs are kept in the map, so the scheduled refit from new feedback does not forget them.
+    meta = {"prompt_version": PROMPT_VERSION, "labelled_pairs": labelled, "feedback_n": len(reviewed)}
     try:
-        fitted = fit_calibrator([p for p, _ in pairs], [c for _, c in pairs], prompt_version=PROMPT_VERSION)
+        fitted = fit_calibrator([p for p, _ in pairs], [c for _, c in pairs], **meta)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,7 @@ from emailbot.mail.base import MailboxError
 from emailbot.notify.base import NotifyError
 from emailbot.pipeline import conversation
 from emailbot.pipeline.act import Effect, EffectRunner, Planner, ReplyWriter, ShadowRunner, WrittenReply
-from emailbot.pipeline.route import RoutingContext, route
+from emailbot.pipeline.route import AutonomyGate, RoutingContext, route
 from emailbot.pipeline.templates import TemplateRenderError
 from emailbot.store import work
 from emailbot.store.convert import classification_row, email_from_row
@@ -33,6 +33,8 @@ from emailbot.store.tables import EscalationRow, SideEffectRow, utcnow
 
 log = logging.getLogger(__name__)
 PERMANENT_ERRORS = (TemplateRenderError,)
+# Which categories may auto-send, read from the database for the current auto threshold (emailbot.autonomy).
+AutonomySource = Callable[[AsyncSession, float], Awaitable[AutonomyGate]]
 
 
 @dataclass
@@ -48,6 +50,7 @@ class EngineConfig:
     no_auto_reply_categories: frozenset[str] = field(default_factory=frozenset)
     max_auto_replies_per_conversation: int = 1
     shadow: bool = False  # decide and record everything, carry nothing out (EMAILBOT_MODE=shadow)
+    autonomy: AutonomySource | None = None  # None: every category may auto-send (EMAILBOT_AUTONOMY=always)
 
 
 @dataclass
@@ -172,11 +175,13 @@ class Processor:
         rules = await work.active_rules(session)
         senders = [e.sender.email for i in classified if (e := emails[i]).sender]
         replies = Counter(await work.replies_in_last_hour(session, senders))
+        source = self.config.autonomy
+        gate = await source(session, self.config.thresholds.auto) if source is not None else None
         decisions: dict[int, Decision] = {}
         for email_id in sorted(classified, key=lambda i: (emails[i].received_at, i)):  # an answer after its original
             email = emails[email_id]
             sender = email.sender.email.lower() if email.sender else ""
-            context = self._context(rules, replies[sender], escalations.get(email_id))
+            context = self._context(rules, replies[sender], escalations.get(email_id), gate)
             context = replace(context, conversation=tracker.facts_for(email_id))
             decisions[email_id] = decision = route(email, classified[email_id], context)
             tracker.record(email_id, decision)
@@ -248,7 +253,11 @@ class Processor:
         await work.update_each(session, updates)
 
     def _context(
-        self, rules: tuple[Rule, ...], replies_last_hour: int, active_escalation_id: int | None = None
+        self,
+        rules: tuple[Rule, ...],
+        replies_last_hour: int,
+        active_escalation_id: int | None = None,
+        autonomy: AutonomyGate | None = None,
     ) -> RoutingContext:
         return RoutingContext(
             thresholds=self.config.thresholds,
@@ -259,6 +268,7 @@ class Processor:
             no_auto_reply_categories=self.config.no_auto_reply_categories,
             active_escalation_id=active_escalation_id,
             max_auto_replies_per_conversation=self.config.max_auto_replies_per_conversation,
+            autonomy=autonomy,
         )
 
     async def _plan(

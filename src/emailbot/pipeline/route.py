@@ -8,15 +8,17 @@ Order matters and is the contract operators rely on:
     person (that person's queue); a "thanks, that worked" reply is left to the noise rule, which closes it;
 3. policy: category ESCALATION or urgency CRITICAL escalates;
 4. confidence thresholds;
-5. loop guards last, so that no rule, policy or score can make EmailBot reply to a machine, a list, itself, or
+5. loop guards, so that no rule, policy or score can make EmailBot reply to a machine, a list, itself, or
    the same sender too often: such a reply becomes a human review instead. A low-confidence escalation of such
-   mail becomes a review too; an escalation by rule or policy (an outage alert from a monitor) stands.
+   mail becomes a review too; an escalation by rule or policy (an outage alert from a monitor) stands;
+6. earned autonomy last: an automatic reply in a category that has not earned auto-send from operators' reviews
+   (or was not granted it, or was revoked) becomes a draft (`RoutingContext.autonomy`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from emailbot.domain import Action, Classification, Decision, Email, Rule, RuleAction, Thresholds, Urgency
@@ -40,6 +42,14 @@ class ConversationFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class AutonomyGate:
+    """The categories that may send automatic replies now; for each other one, why not (shown in the reason)."""
+
+    allowed: frozenset[str] = frozenset()
+    why_not: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingContext:
     thresholds: Thresholds
     mailbox_address: str
@@ -51,6 +61,7 @@ class RoutingContext:
     conversation: ConversationFacts = field(default_factory=ConversationFacts)
     max_auto_replies_per_conversation: int = 1
     is_thanks: bool = False  # the email only says thanks (the noise classifier's verdict): no person needed
+    autonomy: AutonomyGate | None = None  # None: every category may auto-send (EMAILBOT_AUTONOMY=always)
 
 
 def route(email: Email, classification: Classification, context: RoutingContext) -> Decision:
@@ -74,12 +85,26 @@ def route(email: Email, classification: Classification, context: RoutingContext)
     guard = loop_guard(email, context) if guarded else None
     if guard:
         return Decision(Action.HUMAN_REVIEW, f"loop guard: {guard} (instead of {decision.action})")
+    decision = earned_autonomy(decision, classification.category, context.autonomy)
     if unsure and decision.action == Action.ESCALATE and classification.unrecognized >= UNRECOGNIZED_REVIEW:
         # Nothing in the taxonomy fits (spam, chit-chat, a stray newsletter): a person sorts it, no chat.
         return Decision(
             Action.HUMAN_REVIEW, f"{decision.reason}; {classification.unrecognized:.0f}% unlike any category"
         )
     return decision
+
+
+def earned_autonomy(decision: Decision, category: str, gate: AutonomyGate | None) -> Decision:
+    """An automatic reply only in a category that may auto-send; otherwise the same reply as a draft.
+
+    An operator rule that replies is the operator's explicit choice for that mail and stands.
+    """
+    if gate is None or decision.action != Action.AUTO_HANDLE or decision.rule_id is not None:
+        return decision
+    if category in gate.allowed:
+        return decision
+    why = gate.why_not.get(category) or f"auto-send not yet earned for {category}: no reviews yet"
+    return Decision(Action.SUGGEST_RESPONSE, f"{decision.reason}; {why}", decision.template)
 
 
 def loop_guard(email: Email, context: RoutingContext) -> str | None:

@@ -480,3 +480,18 @@ class EncryptedSecretRow(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AutonomyOverrideRow(Base):
+    """An admin's hand on a category's auto-send: `granted` before reviews earn it, or `revoked` whatever they say.
+
+    No row: the reviews decide. The history of changes is in the audit log.
+    """
+
+    __tablename__ = "autonomy_overrides"
+
+    category: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

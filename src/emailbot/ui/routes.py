@@ -22,7 +22,7 @@ from emailbot.ops.validation import validate_configuration
 from emailbot.review import actions
 from emailbot.review.queue import review_queue
 from emailbot.store.stats import processing_stats
-from emailbot.ui import admin_routes, charts, data
+from emailbot.ui import admin_routes, autonomy_routes, charts, data
 from emailbot.ui.web import (
     LOGIN_CSRF_COOKIE,
     BadCsrf,
@@ -48,6 +48,7 @@ def mount_dashboard(app: FastAPI) -> None:
     app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")
     app.include_router(router)
     app.include_router(admin_routes.router)
+    app.include_router(autonomy_routes.router)
     app.add_exception_handler(NotSignedIn, _to_login)
     app.add_exception_handler(Forbidden, _forbidden)  # type: ignore[arg-type]
     app.add_exception_handler(BadCsrf, _bad_csrf)

@@ -15,17 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from emailbot.classifiers.base import Classifier
 from emailbot.classifiers.evaluation import EvalReport, Predictions, expected_calibration_error, score
 from emailbot.classifiers.training import Example
 from emailbot.domain import Classification, Email
 from emailbot.store.db import Database
-from emailbot.store.tables import ClassificationRow, FeedbackRow, utcnow
+from emailbot.store.reviews import calibration_pairs
+from emailbot.store.tables import utcnow
 
 BATCH = 25
-CORRECTED = "category_corrected"
 
 
 @dataclass
@@ -80,18 +78,6 @@ async def feedback_pairs(database_url: str, kind: str) -> list[tuple[float, bool
     db = Database(database_url)
     try:
         async with db.sessions() as session:
-            rows = await session.execute(
-                select(ClassificationRow, FeedbackRow)
-                .join(FeedbackRow, FeedbackRow.email_id == ClassificationRow.email_id)
-                .where(ClassificationRow.classifier == kind, ClassificationRow.raw_confidence.is_not(None))
-                .order_by(FeedbackRow.id)
-            )
-            truth: dict[int, tuple[ClassificationRow, str]] = {}
-            for classification, feedback in rows:
-                current = truth.get(classification.id, (classification, classification.category))[1]
-                if feedback.kind == CORRECTED and feedback.corrected_category:
-                    current = feedback.corrected_category
-                truth[classification.id] = (classification, current)
+            return await calibration_pairs(session, kind)
     finally:
         await db.dispose()
-    return [((c.raw_confidence or 0) / 100, c.category == label) for c, label in truth.values()]
