@@ -15,7 +15,6 @@ from emailbot.classifiers.training import Example, load_examples, load_starter, 
 from emailbot.domain import Email
 
 DATA = Path(__file__).resolve().parent / "data"
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")

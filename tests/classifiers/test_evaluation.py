@@ -17,8 +17,7 @@ from emailbot.classifiers.evaluation import (
 )
 from emailbot.classifiers.model import TrainedModel
 from emailbot.classifiers.training import Example, load_examples, load_starter
-
-from .conftest import SHARED_DATA
+from tests.shared_data import shared_data
 
 CONFIDENCE = [95.0, 95.0, 65.0, 65.0, 30.0]
 CORRECT = [True, False, True, True, False]
@@ -105,9 +104,7 @@ def test_starter_cross_validation_is_calibrated() -> None:
 
 
 def test_eval_on_a_slice_of_banking77() -> None:
-    path = SHARED_DATA / "banking77" / "train.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} is not there")
+    path = shared_data("banking77", "train.csv")
     examples = load_examples(path)
     wanted = sorted({e.category for e in examples})[:12]
     subset = [e for e in examples if e.category in wanted]
