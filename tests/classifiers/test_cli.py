@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -72,3 +74,11 @@ def test_cv_and_test_are_exclusive(tmp_path: Path) -> None:
     data = str(_data(tmp_path))
     result = runner.invoke(app, ["eval", data, "--cv", "3", "--test", data])
     assert result.exit_code == 2
+
+
+def test_the_model_cli_imports_no_heavy_library() -> None:
+    """`emailbot --help` must stay fast: scikit-learn, numpy and the training code load inside the commands."""
+    heavy = ("sklearn", "numpy", "scipy", "joblib", "emailbot.classifiers.training", "emailbot.classifiers.model")
+    code = "import sys, emailbot.classifiers.cli; print('\\n'.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert [name for name in loaded if name.startswith(heavy)] == []
