@@ -255,7 +255,7 @@ def promote(
     model_dir: ModelDirOption = None,
 ) -> None:
     """Make a saved model version the live one (the running service switches to it on its next cycle)."""
-    from emailbot.classifiers.commands import promote as run_promote
+    from emailbot.classifiers.versions import promote as run_promote
 
     run_promote(version, model_dir)
 
@@ -266,7 +266,7 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the versions as JSON.")] = False,
 ) -> None:
     """Saved model versions, newest first: which is live, when trained, from what data, CV and eval scores."""
-    from emailbot.classifiers.commands import list_versions
+    from emailbot.classifiers.versions import list_versions
 
     list_versions(model_dir, as_json=as_json)
 
@@ -317,7 +317,7 @@ def calibrate(
 
 
 def _train_from_feedback(model_dir: Path | None) -> None:
-    from emailbot.classifiers.commands import guarded
+    from emailbot.classifiers.versions import guarded
     from emailbot.learning.retrain import retrain_from_feedback
     from emailbot.settings import SettingsError, load_settings
     from emailbot.store.db import Database

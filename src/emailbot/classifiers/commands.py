@@ -1,37 +1,23 @@
-"""What `emailbot model train|eval|promote|list` do, kept out of `cli.py` so that the CLI imports no scikit-learn
+"""What `emailbot model train|eval` do, kept out of `cli.py` so that the CLI imports no scikit-learn
 until a command runs. Data problems end the command with exit code 2 and one line, never a traceback."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import typer
 
-from emailbot.classifiers.datafiles import Columns, DataError, Example, read_examples
-from emailbot.classifiers.evaluation import EvalReport, cross_validate, evaluate, format_report
-from emailbot.classifiers.model_store import ModelStore, ModelStoreError
+from emailbot.classifiers.datafiles import Columns, Example, read_examples
+from emailbot.classifiers.evaluation import EvalReport, Predictions, cross_validate, evaluate, format_report, score
+from emailbot.classifiers.model_store import ModelStore
 from emailbot.classifiers.predictions import PredictionRow, model_rows, write_predictions
 from emailbot.classifiers.training import source_of, timed_train
-
-T = TypeVar("T")
-
-
-def fail(message: object) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def guarded(action: Callable[[], T]) -> T:
-    """Run a step, turning a data or model-store problem into a one-line error instead of a traceback."""
-    try:
-        return action()
-    except (DataError, ModelStoreError) as exc:
-        fail(exc)
+from emailbot.classifiers.versions import default_model_dir, fail, guarded, resolve
 
 
 def load(path: Path | None, split: str | None, role: str, columns: Columns) -> list[Example]:
@@ -42,15 +28,6 @@ def load(path: Path | None, split: str | None, role: str, columns: Columns) -> l
     if loaded.skipped:
         typer.echo(f"{path}: {loaded.summary()}", err=True)
     return loaded.examples
-
-
-def default_model_dir() -> Path:
-    from emailbot.settings import SettingsError, load_settings
-
-    try:
-        return load_settings().model_dir
-    except SettingsError as exc:
-        fail(exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +69,6 @@ def train(request: TrainRequest, examples: list[Example]) -> None:
         )
 
 
-def resolve(reference: str, model_dir: Path | None) -> tuple[ModelStore, str]:
-    """A saved model from a version id (or unique prefix, or `live`) in the model store, or a path to one."""
-    path = Path(reference)
-    if (path / "meta.json").is_file():
-        store = ModelStore(path.resolve().parent)
-        return store, path.resolve().name
-    if (path / "LATEST").is_file():
-        store = ModelStore(path)
-        return store, guarded(lambda: store.resolve("live"))
-    store = ModelStore(model_dir or default_model_dir())
-    return store, guarded(lambda: store.resolve(reference))
-
-
 def eval_saved(
     reference: str, model_dir: Path | None, test: list[Example], unknown: list[Example], data: str
 ) -> tuple[EvalReport, list[PredictionRow]]:
@@ -113,7 +77,15 @@ def eval_saved(
     model = guarded(lambda: store.load(version))
     if not any(e.category in model.categories for e in test):
         fail(f"none of the {len(test)} test labels is a category of model {version} ({', '.join(model.categories)})")
-    report = replace(evaluate(model, test, unknown), mode=f"saved model {version}")
+    start = time.perf_counter()
+    rows = model_rows(model, test)  # one prediction pass serves both the report and the predictions file
+    known = [row for row in rows if row.example.category in model.categories]
+    unseen = [row.confidence for row in rows if row.example.category not in model.categories]
+    unseen += [row.confidence for row in model_rows(model, unknown)]
+    labels, predicted = [row.example.category for row in known], [row.predicted for row in known]
+    pooled = Predictions(labels, predicted, [row.confidence for row in known], unseen)
+    per_text = 1000 * (time.perf_counter() - start) / max(len(test) + len(unknown), 1)
+    report = score(pooled, mode=f"saved model {version}", predict_ms=per_text)
     store.record_eval(
         version,
         {
@@ -125,7 +97,7 @@ def eval_saved(
             "ece": report.ece,
         },
     )
-    return report, model_rows(model, test)
+    return report, rows
 
 
 def eval_train_test(
@@ -149,60 +121,3 @@ def show(report: EvalReport, rows: list[PredictionRow], predictions: Path | None
     if predictions is not None:
         count = write_predictions(predictions, rows)
         typer.echo(f"{count} predictions written to {predictions}", err=True)
-
-
-def promote(reference: str, model_dir: Path | None) -> None:
-    """Make a saved version live; it must load with this scikit-learn, or the service could not use it."""
-    store, version = resolve(reference, model_dir)
-    guarded(lambda: store.load(version))
-    previous = store.latest_version()
-    store.activate(version)
-    typer.echo(f"model {version} is now live (was {previous or 'none'}); the running service picks it up shortly")
-
-
-def list_versions(model_dir: Path | None, *, as_json: bool) -> None:
-    store = ModelStore(model_dir or default_model_dir())
-    live = store.latest_version()
-    items = [_describe(store, version, live) for version in store.versions()]
-    if as_json:
-        typer.echo(json.dumps(items, indent=2))
-        return
-    if not items:
-        typer.echo(f"no saved models in {store.model_dir}")
-        return
-    for item in reversed(items):
-        typer.echo(_line(item))
-
-
-def _describe(store: ModelStore, version: str, live: str | None) -> dict[str, Any]:
-    try:
-        meta = store.read_meta(version)
-    except (ModelStoreError, ValueError) as exc:
-        return {"version": version, "live": version == live, "error": str(exc)}
-    return {
-        "version": version,
-        "live": version == live,
-        "trained_at": meta.get("trained_at") or meta.get("created_at"),
-        "source": meta.get("source", ""),
-        "training_size": meta.get("training_size"),
-        "categories": len(meta.get("categories", [])),
-        "cv_metrics": meta.get("cv_metrics", {}),
-        "evals": store.evals(version),
-    }
-
-
-def _line(item: dict[str, Any]) -> str:
-    marker = "* live" if item["live"] else "      "
-    if "error" in item:
-        return f"{marker} {item['version']}  unreadable: {item['error']}"
-    scores = []
-    cv = item["cv_metrics"]
-    if cv.get("accuracy") is not None:
-        scores.append(f"CV accuracy {cv['accuracy']:.1%}")
-    if item["evals"]:
-        last = item["evals"][-1]
-        scores.append(f"eval accuracy {last['accuracy']:.1%} on {last['n']} of {last['data']}")
-    return (
-        f"{marker} {item['version']}  trained {item['trained_at']}  {item['training_size']} examples, "
-        f"{item['categories']} categories from {item['source'] or '?'}" + (f"; {'; '.join(scores)}" if scores else "")
-    )

@@ -21,13 +21,13 @@ import tempfile
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
-import sklearn
-from sklearn.exceptions import InconsistentVersionWarning
+if TYPE_CHECKING:
+    from emailbot.classifiers.model import TrainedModel
 
-from emailbot.classifiers.model import TrainedModel
+# joblib and scikit-learn are imported by the methods that save or load a model: listing versions, reading their
+# metadata and moving LATEST (`emailbot model list|promote`) must not pay seconds of imports.
 
 FORMAT = 1
 LATEST = "LATEST"
@@ -59,6 +59,8 @@ class ModelStore:
     def save(self, model: TrainedModel, *, activate: bool = True) -> str:
         """Write the model and its metadata under a new version, then (unless told not to) point LATEST at it;
         returns the version. A candidate saved with `activate=False` is used once `activate` (promote) names it."""
+        import joblib
+
         self.model_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.model_dir))
         try:
@@ -107,6 +109,10 @@ class ModelStore:
 
     def load(self, version: str) -> TrainedModel:
         """Load one version; IncompatibleModelError when it was written by another scikit-learn."""
+        import joblib
+        import sklearn
+        from sklearn.exceptions import InconsistentVersionWarning
+
         folder = self.model_dir / version
         meta = self.read_meta(version)
         saved = meta.get("sklearn_version")
@@ -176,6 +182,8 @@ class ModelStore:
 
 
 def _meta(model: TrainedModel, version: str, digest: str) -> dict[str, Any]:
+    import sklearn
+
     return {
         "format": FORMAT,
         "version": version,
@@ -194,6 +202,8 @@ def _meta(model: TrainedModel, version: str, digest: str) -> dict[str, Any]:
 
 
 def _model(parts: dict[str, Any], meta: dict[str, Any]) -> TrainedModel:
+    from emailbot.classifiers.model import TrainedModel
+
     model = TrainedModel(
         features=parts["features"],
         classifier=parts["classifier"],
