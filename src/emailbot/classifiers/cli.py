@@ -152,35 +152,27 @@ def evaluate_command(
     classifier: ClassifierOption = "local",
     limit: LimitOption = None,
 ) -> None:
-    """Evaluate a saved model (--model), or train and test here: k-fold CV on one file, or train/test files.
+    """Score a saved model (--model); without it, train here and throw away: k-fold CV, or --train/--test files.
 
-    Without --model nothing saved is used: every model is trained for the evaluation and thrown away. Test rows
-    whose label the model does not know count as unknown (out-of-scope), like --unknown ones. With --classifier
-    llm|hybrid, the configured LLM (EMAILBOT_LLM_*) classifies the test data (DATA or --test).
-    """
+    Test labels the model does not know count as unknown (out-of-scope), like --unknown ones. --classifier llm|hybrid
+    scores the configured LLM (EMAILBOT_LLM_*) on the test data (DATA or --test)."""
     from emailbot.classifiers import commands
 
     columns = _columns(text_column, label_column)
     test_file, test_part = test or data, test_split or split
     if classifier != "local":
         examples = commands.load(test_file, test_part, "test", columns)[: limit or None]
-        _evaluate_llm(classifier, examples, as_json, predictions)
-        return
+        return _evaluate_llm(classifier, examples, as_json, predictions)
     if cv is not None and (test is not None or test_split is not None or model is not None):
         raise typer.BadParameter("use --cv alone, not with --test/--test-split/--model", param_hint="--cv")
-    unknowns: list[Example] = []
-    if unknown is not None or unknown_split is not None:
-        unknowns = commands.load(unknown or data, unknown_split, "unknown", columns)
+    unknowns = commands.load(unknown or data, unknown_split, "unknown", columns) if unknown or unknown_split else []
     if model is not None:
-        test_set = commands.load(test_file, test_part, "test", columns)
-        described = str(test_file) + (f"#{test_part}" if test_part else "")
-        result = commands.eval_saved(model, model_dir, test_set, unknowns, described)
+        result = commands.eval_saved(model, model_dir, test_file, test_part, columns, unknowns)
     else:
         options = _options(calibration, null_margin, abstain)
         options.update(_background(data, background, background_split, columns))
         result = _train_and_test(data, train, train_split, test, test_split, split, cv, unknowns, options, columns)
-    report, rows = result
-    commands.show(report, rows, predictions, as_json=as_json)
+    commands.show(*result, predictions, as_json=as_json)
 
 
 def _train_and_test(

@@ -70,9 +70,16 @@ def train(request: TrainRequest, examples: list[Example]) -> None:
 
 
 def eval_saved(
-    reference: str, model_dir: Path | None, test: list[Example], unknown: list[Example], data: str
+    reference: str,
+    model_dir: Path | None,
+    test_file: Path | None,
+    test_part: str | None,
+    columns: Columns,
+    unknown: list[Example],
 ) -> tuple[EvalReport, list[PredictionRow]]:
     """Score a saved model without training anything; the result is recorded for `model list`."""
+    test = load(test_file, test_part, "test", columns)
+    data = f"{test_file}#{test_part}" if test_part else str(test_file)
     store, version = resolve(reference, model_dir)
     model = guarded(lambda: store.load(version))
     if not any(e.category in model.categories for e in test):
