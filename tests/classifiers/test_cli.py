@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -23,10 +25,12 @@ def _data(tmp_path: Path) -> Path:
 
 
 def test_train_saves_a_version_and_prints_cv_accuracy(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["train", str(_data(tmp_path)), "--model-dir", str(tmp_path / "m"), "--cv", "3"])
+    args = ["train", str(_data(tmp_path)), "--model-dir", str(tmp_path / "m"), "--cv", "3", "--promote"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     version = (tmp_path / "m" / "LATEST").read_text().strip()
     assert f"model {version}: 24 examples, 3 categories" in result.output
+    assert f"model {version} is now live (was none)" in result.output
     assert "3-fold CV accuracy" in result.output
     meta = json.loads((tmp_path / "m" / version / "meta.json").read_text())
     assert meta["cv_metrics"]["folds"] == 3
@@ -58,14 +62,24 @@ def test_eval_train_test_with_json_splits_and_unknowns(tmp_path: Path) -> None:
 
 
 def test_bad_file_is_a_one_line_error(tmp_path: Path) -> None:
-    path = tmp_path / "bad.jsonl"
-    path.write_text('{"text": "a", "category": "X"}\nnot json\n')
+    path = tmp_path / "bad.json"
+    path.write_text('[{"text": "a", "category": "X"},\n')
     result = runner.invoke(app, ["eval", str(path)])
     assert result.exit_code == 2
-    assert "bad.jsonl:2: not valid JSON" in result.output
+    assert "bad.json:2: not valid JSON" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_cv_and_test_are_exclusive(tmp_path: Path) -> None:
     data = str(_data(tmp_path))
     result = runner.invoke(app, ["eval", data, "--cv", "3", "--test", data])
     assert result.exit_code == 2
+
+
+def test_the_model_cli_imports_no_heavy_library() -> None:
+    """`emailbot --help`, `model list` and `model promote` must stay fast: scikit-learn, numpy and the training code
+    load inside the commands that train, evaluate or load a model."""
+    heavy = {"sklearn", "numpy", "scipy", "joblib", "emailbot.classifiers.training", "emailbot.classifiers.model"}
+    code = "import sys, emailbot.classifiers.cli, emailbot.classifiers.versions; print('\\n'.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert [name for name in loaded if name in heavy or name.split(".")[0] in heavy] == []

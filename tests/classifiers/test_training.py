@@ -54,10 +54,14 @@ def test_json_splits_need_a_split(tmp_path: Path) -> None:
     [
         ("bad.jsonl", '{"text": "a", "category": "X"}\n{"text": "b", "category": \n', r"bad\.jsonl:2: not valid JSON"),
         ("bad.jsonl", '{"text": "a", "category": "X"}\n{"text": "b"}\n', r"bad\.jsonl:2: missing or empty 'category'"),
-        ("bad.jsonl", '{"category": "X"}\n', r"bad\.jsonl:1: no text"),
+        (
+            "bad.jsonl",
+            '{"category": "X"}\n',
+            r"bad\.jsonl: no text field 'text' or 'subject'/'body' in any row; fields are category",
+        ),
         ("bad.jsonl", '["a", "X"]\n', r"bad\.jsonl:1: expected a JSON object"),
         ("bad.csv", "text,category\nfine,A\nno label,\n", r"bad\.csv:3: missing or empty 'category'"),
-        ("bad.csv", "message,label\nhi,A\n", r"bad\.csv:1: header needs 'category'"),
+        ("bad.csv", "message,label\nhi,A\n", r"bad\.csv:1: no label column 'category'; columns are message, label"),
         ("bad.json", '{"train": [["only text"]]}', r"bad\.json: split 'train' item 1: expected \[text, label\]"),
         ("bad.txt", "hello", r"bad\.txt: unknown format"),
         ("empty.csv", "text,category\n", r"empty\.csv: no examples"),

@@ -107,6 +107,8 @@ def test_a_candidate_worse_on_held_out_feedback_is_kept_inactive(tmp_path: Path)
     assert report.accuracy_after < report.accuracy_before
     assert ModelStore(runtime.settings.model_dir).latest_version() == active
     assert report.version in ModelStore(runtime.settings.model_dir).versions()  # kept for inspection
+    (recorded,) = ModelStore(runtime.settings.model_dir).evals(str(report.version))  # shown by `model list`
+    assert (recorded["data"], recorded["accuracy"]) == ("held-out feedback", report.accuracy_after)
     asyncio.run(runtime.close())
 
 

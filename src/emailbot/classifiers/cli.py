@@ -1,30 +1,33 @@
-"""`emailbot model ...`: train and evaluate the local classifier from the command line.
+"""`emailbot model ...`: train, evaluate, calibrate, list and promote the local classifier's versions.
 
 Every data argument is a file plus, for a JSON file of named splits (CLINC150's data_full.json), a split. DATA is
 the default file for every role, so one benchmark file reads naturally:
     emailbot model eval data_full.json --train-split train --test-split val --unknown-split oos_val
     emailbot model eval train.csv --cv 5
     emailbot model eval --train mine.jsonl --test held_out.csv
+    emailbot model eval held_out.csv --model live --predictions out.csv
+Only the standard library and Typer are imported here; scikit-learn, numpy and the training code are imported by
+the command that needs them (`emailbot --help` must stay fast).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from emailbot.classifiers.evaluation import cross_validate, format_report, train_test
-from emailbot.classifiers.model import CALIBRATIONS, DEFAULT_CALIBRATION, DEFAULT_NULL_MARGIN, Calibration
-from emailbot.classifiers.model_store import ModelStore
-from emailbot.classifiers.training import DataError, Example, load_examples, source_of, timed_train
+from emailbot.classifiers.choices import CALIBRATIONS, DEFAULT_CALIBRATION, DEFAULT_NULL_MARGIN, Calibration
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from emailbot.classifiers.datafiles import Columns, Example
+    from emailbot.classifiers.evaluation import EvalReport
+    from emailbot.classifiers.predictions import PredictionRow
 
-app = typer.Typer(help="Train, evaluate and calibrate the classifiers.", no_args_is_help=True)
+
+app = typer.Typer(help="Train, evaluate, calibrate, list and promote the classifiers.", no_args_is_help=True)
 
 CalibrationOption = Annotated[
     str, typer.Option(help=f"Probability calibration: {', '.join(CALIBRATIONS)}.", show_default=True)
@@ -49,6 +52,11 @@ AbstainOption = Annotated[
         "--abstain/--no-abstain", help="Keep the 'none of these' logit that lowers confidence on out-of-scope text."
     ),
 ]
+TextColumnOption = Annotated[
+    str | None, typer.Option(help="Column (CSV) or field (JSONL) holding the text [default: text, or subject+body].")
+]
+LabelColumnOption = Annotated[str, typer.Option(help="Column (CSV) or field (JSONL) holding the label.")]
+ModelDirOption = Annotated[Path | None, typer.Option(help="Where models are kept (default: EMAILBOT_MODEL_DIR).")]
 
 
 def _options(calibration: str, null_margin: float, abstain: bool) -> dict[str, Any]:
@@ -58,72 +66,72 @@ def _options(calibration: str, null_margin: float, abstain: bool) -> dict[str, A
     return {"calibration": chosen, "null_margin": null_margin if abstain else None}
 
 
-def _background(data: Path | None, path: Path | None, split: str | None) -> dict[str, Any]:
+def _columns(text_column: str | None, label_column: str) -> Columns:
+    from emailbot.classifiers.datafiles import Columns
+
+    return Columns(text=text_column or None, label=label_column)
+
+
+def _background(data: Path | None, path: Path | None, split: str | None, columns: Columns) -> dict[str, Any]:
     """Training options for background examples; the file defaults to DATA once a background split is named."""
+    from emailbot.classifiers.commands import load
+    from emailbot.classifiers.training import source_of
+
     if path is None and split is None:
         return {}
     path = path or data
-    return {"background": _load(path, split, "background"), "background_source": source_of(path, split) if path else ""}
-
-
-def _load(path: Path | None, split: str | None, role: str) -> list[Example]:
-    if path is None:
-        raise typer.BadParameter(f"no file for the {role} data: give DATA or --{role}")
-    try:
-        return load_examples(path, split)
-    except DataError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    background = load(path, split, "background", columns)
+    return {"background": background, "background_source": source_of(path, split, columns) if path else ""}
 
 
 @app.command()
 def train(
     data: Annotated[Path | None, typer.Argument(help="Training data: .csv, .jsonl or .json.")] = None,
     split: Annotated[str | None, typer.Option(help="Split to read from a JSON file of named splits.")] = None,
-    model_dir: Annotated[Path | None, typer.Option(help="Where models are kept (default: EMAILBOT_MODEL_DIR).")] = None,
+    model_dir: ModelDirOption = None,
     cv: Annotated[int, typer.Option(help="Folds for the reported CV metrics; 0 skips them.")] = 5,
     calibration: CalibrationOption = DEFAULT_CALIBRATION,
     null_margin: NullMarginOption = DEFAULT_NULL_MARGIN,
     abstain: AbstainOption = True,
     background: BackgroundOption = None,
     background_split: BackgroundSplitOption = None,
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = "category",
+    promote: Annotated[bool, typer.Option("--promote", help="Make the new model live at once.")] = False,
     from_feedback: Annotated[
         bool,
         typer.Option(
             "--from-feedback",
-            help="Retrain on the starter data plus operators' feedback; activate only if not worse on held-out data.",
+            help="Retrain on the starter data plus operators' feedback; live only if not worse on held-out data.",
         ),
     ] = False,
 ) -> None:
-    """Train on DATA, save a new model version (it becomes LATEST), print the version and CV accuracy."""
+    """Train on DATA and save a candidate version (the live model is unchanged unless --promote)."""
+    from emailbot.classifiers.commands import TrainRequest, load
+    from emailbot.classifiers.commands import train as run_training
+
     if from_feedback:
+        if promote:
+            raise typer.BadParameter("--from-feedback goes live only when not worse", param_hint="--promote")
         _train_from_feedback(model_dir)
         return
     if data is None:
         raise typer.BadParameter("give DATA, or --from-feedback", param_hint="DATA")
     options = _options(calibration, null_margin, abstain)
-    examples = _load(data, split, "train")
-    options.update(_background(data, background, background_split))
-    metrics: dict[str, float] = {}
-    if cv:
-        report = _run(lambda: cross_validate(examples, cv, **options))
-        metrics = {"folds": cv, "accuracy": report.accuracy, "macro_f1": report.macro_f1, "ece": report.ece}
-    source = source_of(data, split)
-    model, seconds = _run(lambda: timed_train(examples, source=source, cv_metrics=metrics, **options))
-    version = ModelStore(model_dir or _default_model_dir()).save(model)
-    typer.echo(
-        f"model {version}: {len(examples)} examples, {len(model.categories)} categories, trained in {seconds:.1f} s"
-    )
-    if metrics:
-        typer.echo(
-            f"{cv}-fold CV accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['macro_f1']:.1%}, "
-            f"ECE {metrics['ece']:.1%}"
-        )
+    columns = _columns(text_column, label_column)
+    examples = load(data, split, "train", columns)
+    options.update(_background(data, background, background_split, columns))
+    run_training(TrainRequest(data, split, columns, model_dir, cv, promote, options), examples)
 
 
 @app.command("eval")
 def evaluate_command(
     data: Annotated[Path | None, typer.Argument(help="Default file for every role below.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Score this saved model (version id, unique prefix, 'live', or a path) on DATA/--test."),
+    ] = None,
+    model_dir: ModelDirOption = None,
     cv: Annotated[int | None, typer.Option(help="k-fold cross-validation on one file (default: 5).")] = None,
     split: Annotated[str | None, typer.Option(help="Split of DATA for cross-validation.")] = None,
     train: Annotated[Path | None, typer.Option("--train", help="Training file (default: DATA).")] = None,
@@ -137,34 +145,58 @@ def evaluate_command(
     abstain: AbstainOption = True,
     background: BackgroundOption = None,
     background_split: BackgroundSplitOption = None,
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = "category",
+    predictions: Annotated[Path | None, typer.Option(help="Write one CSV row per test example here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     classifier: ClassifierOption = "local",
     limit: LimitOption = None,
 ) -> None:
-    """Evaluate: k-fold CV on one file, or train on one file/split and test on another.
+    """Score a saved model (--model); without it, train here and throw away: k-fold CV, or --train/--test files.
 
-    Test rows whose label is not among the training labels count as unknown (out-of-scope), like --unknown ones.
-    With --classifier llm|hybrid, the configured LLM (EMAILBOT_LLM_*) classifies the test data (DATA or --test).
-    """
+    Test labels the model does not know count as unknown (out-of-scope), like --unknown ones. --classifier llm|hybrid
+    scores the configured LLM (EMAILBOT_LLM_*) on the test data (DATA or --test)."""
+    from emailbot.classifiers import commands
+
+    columns = _columns(text_column, label_column)
+    test_file, test_part = test or data, test_split or split
     if classifier != "local":
-        examples = _load(test or data, test_split or split, "test")[: limit or None]
-        _evaluate_llm(classifier, examples, as_json)
-        return
-    options = _options(calibration, null_margin, abstain)
-    options.update(_background(data, background, background_split))
-    unknowns: list[Example] = []
-    if unknown is not None or unknown_split is not None:
-        unknowns = _load(unknown or data, unknown_split, "unknown")
-    if test is not None or test_split is not None:
-        if cv is not None:
-            raise typer.BadParameter("use either --cv or --test/--test-split", param_hint="--cv")
-        train_set = _load(train or data, train_split or split, "train")
-        test_set = _load(test or data, test_split or split, "test")
-        report = _run(lambda: train_test(train_set, test_set, unknowns, **options))
+        examples = commands.load(test_file, test_part, "test", columns)[: limit or None]
+        return _evaluate_llm(classifier, examples, as_json, predictions)
+    if cv is not None and (test is not None or test_split is not None or model is not None):
+        raise typer.BadParameter("use --cv alone, not with --test/--test-split/--model", param_hint="--cv")
+    unknowns = commands.load(unknown or data, unknown_split, "unknown", columns) if unknown or unknown_split else []
+    if model is not None:
+        result = commands.eval_saved(model, model_dir, test_file, test_part, columns, unknowns)
     else:
-        examples = _load(train or data, split or train_split, "train")
-        report = _run(lambda: cross_validate(examples, cv or 5, unknowns, **options))
-    typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
+        options = _options(calibration, null_margin, abstain)
+        options.update(_background(data, background, background_split, columns))
+        result = _train_and_test(data, train, train_split, test, test_split, split, cv, unknowns, options, columns)
+    commands.show(*result, predictions, as_json=as_json)
+
+
+def _train_and_test(
+    data: Path | None,
+    train_file: Path | None,
+    train_split: str | None,
+    test: Path | None,
+    test_split: str | None,
+    split: str | None,
+    cv: int | None,
+    unknowns: list[Example],
+    options: dict[str, Any],
+    columns: Columns,
+) -> tuple[EvalReport, list[PredictionRow]]:
+    """Today's evaluation: train/test when a test file or split is named, else k-fold CV (nothing is saved)."""
+    from emailbot.classifiers import commands
+
+    train_file = train_file or data
+    if test is not None or test_split is not None:
+        train_set = commands.load(train_file, train_split or split, "train", columns)
+        test_set = commands.load(test or data, test_split or split, "test", columns)
+        return commands.eval_train_test(train_set, test_set, unknowns, options)
+    examples = commands.load(train_file, split or train_split, "train", columns)
+    return commands.eval_cv(examples, cv or 5, unknowns, options)
 
 
 def _llm_settings(classifier: str) -> Any:
@@ -179,9 +211,10 @@ def _llm_settings(classifier: str) -> Any:
         raise typer.Exit(2) from None
 
 
-def _evaluate_llm(classifier: str, examples: list[Example], as_json: bool) -> None:
+def _evaluate_llm(classifier: str, examples: list[Example], as_json: bool, predictions: Path | None) -> None:
     from emailbot.classifiers.llm.evaluation import report, run_labelled
     from emailbot.classifiers.llm.factory import build_llm_classifier
+    from emailbot.classifiers.predictions import PredictionRow, write_predictions
     from emailbot.taxonomy import load_taxonomy
 
     settings = _llm_settings(classifier)
@@ -193,14 +226,41 @@ def _evaluate_llm(classifier: str, examples: list[Example], as_json: bool) -> No
         finally:
             await built.close()
 
-    result, raw_ece, fallbacks = report(
-        asyncio.run(evaluate()), load_taxonomy(settings.taxonomy_file).names, classifier
-    )
+    run = asyncio.run(evaluate())
+    result, raw_ece, fallbacks = report(run, load_taxonomy(settings.taxonomy_file).names, classifier)
+    if predictions is not None:
+        # The LLM names one category, so there is no runner-up column here.
+        rows = [PredictionRow(e, r.category, r.confidence) for e, r in zip(run.examples, run.results, strict=True)]
+        typer.echo(f"{write_predictions(predictions, rows)} predictions written to {predictions}", err=True)
     if as_json:
         typer.echo(json.dumps(result.as_dict() | {"raw_ece": raw_ece, "fallbacks": fallbacks}, indent=2))
         return
+    from emailbot.classifiers.evaluation import format_report
+
     typer.echo(format_report(result))
     typer.echo(f"ECE before calibration {raw_ece:.1%}; {fallbacks} of {len(examples)} classified by the local model")
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Version id (or a unique prefix, or a path to a saved model).")],
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Make a saved model version the live one (the running service switches to it on its next cycle)."""
+    from emailbot.classifiers.versions import promote as run_promote
+
+    run_promote(version, model_dir)
+
+
+@app.command("list")
+def list_command(
+    model_dir: ModelDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the versions as JSON.")] = False,
+) -> None:
+    """Saved model versions, newest first: which is live, when trained, from what data, CV and eval scores."""
+    from emailbot.classifiers.versions import list_versions
+
+    list_versions(model_dir, as_json=as_json)
 
 
 @app.command()
@@ -212,15 +272,19 @@ def calibrate(
         bool, typer.Option("--feedback/--no-feedback", help="Also use operators' corrections from the database.")
     ] = True,
     limit: LimitOption = None,
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = "category",
 ) -> None:
     """Fit the LLM's (or hybrid's) confidence calibration on labelled data and feedback; save it for the service."""
+    from emailbot.classifiers.commands import load
     from emailbot.classifiers.llm.confidence import calibration_path, fit_calibrator
     from emailbot.classifiers.llm.evaluation import feedback_pairs, run_labelled
     from emailbot.classifiers.llm.factory import build_llm_classifier
     from emailbot.classifiers.llm.prompts import PROMPT_VERSION
 
     settings = _llm_settings(classifier)
-    examples = _load(data, split, "calibration")[: limit or None] if data else []
+    columns = _columns(text_column, label_column)
+    examples = load(data, split, "calibration", columns)[: limit or None] if data else []
 
     async def collect() -> tuple[list[tuple[float, bool]], list[tuple[float, bool]]]:
         built = build_llm_classifier(settings)
@@ -247,28 +311,8 @@ def calibrate(
     )
 
 
-def _run(action: Callable[[], T]) -> T:
-    """Run a training step, turning a data problem into a one-line error instead of a traceback."""
-    try:
-        return action()
-    except DataError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _default_model_dir() -> Path:
-    from emailbot.settings import SettingsError, load_settings
-
-    try:
-        return load_settings().model_dir
-    except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 def _train_from_feedback(model_dir: Path | None) -> None:
-    import asyncio
-
+    from emailbot.classifiers.versions import guarded
     from emailbot.learning.retrain import retrain_from_feedback
     from emailbot.settings import SettingsError, load_settings
     from emailbot.store.db import Database
@@ -288,7 +332,7 @@ def _train_from_feedback(model_dir: Path | None) -> None:
         finally:
             await db.dispose()
 
-    report = _run(lambda: asyncio.run(run()))
+    report = guarded(lambda: asyncio.run(run()))
     typer.echo(report["message"])
     typer.echo(
         f"feedback examples {report['feedback_examples']}, training examples {report['training_examples']}, "

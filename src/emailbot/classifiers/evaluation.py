@@ -17,6 +17,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from emailbot.classifiers.model import SEED, FloatArray, TrainedModel
+from emailbot.classifiers.predictions import PredictionRow, model_rows
 from emailbot.classifiers.training import Example, check_trainable, timed_train
 
 THRESHOLDS: tuple[float, ...] = (40, 60, 85, 90, 95)
@@ -168,13 +169,17 @@ def cross_validate(
     unknown: Sequence[Example] = (),
     thresholds: Sequence[float] = THRESHOLDS,
     seed: int = SEED,
+    collect: list[PredictionRow] | None = None,
     **train_options: Any,
 ) -> EvalReport:
     """Stratified k-fold: every example is predicted once by a model that did not see it; metrics are pooled.
 
-    Unknown examples are scored by every fold's model and pooled too (so each counts `folds` times).
+    Unknown examples are scored by every fold's model and pooled too (so each counts `folds` times). `collect`,
+    when given, receives each example's out-of-fold prediction (for `--predictions`).
     """
-    pooled, fit_seconds, predict_seconds = cross_validated_predictions(examples, folds, unknown, seed, **train_options)
+    pooled, fit_seconds, predict_seconds = cross_validated_predictions(
+        examples, folds, unknown, seed, collect, **train_options
+    )
     texts = len(examples) + folds * len(unknown)
     return score(
         pooled,
@@ -190,6 +195,7 @@ def cross_validated_predictions(
     folds: int = 5,
     unknown: Sequence[Example] = (),
     seed: int = SEED,
+    collect: list[PredictionRow] | None = None,
     **train_options: Any,
 ) -> tuple[Predictions, float, float]:
     """The pooled out-of-fold predictions behind `cross_validate`, plus total fit and predict seconds."""
@@ -204,6 +210,8 @@ def cross_validated_predictions(
         start = time.perf_counter()
         _extend(pooled, _predict_fold(model, [examples[i] for i in test_index], unknown))
         predict_seconds += time.perf_counter() - start
+        if collect is not None:
+            collect.extend(model_rows(model, [examples[i] for i in test_index]))
     return pooled, fit_seconds, predict_seconds
 
 

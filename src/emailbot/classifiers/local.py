@@ -120,7 +120,7 @@ def _with_latency(classification: Classification, latency_ms: float) -> Classifi
 
 
 def _can_retrain(source: str) -> bool:
-    return source.startswith("starter:") or (bool(source) and Path(source.partition("#")[0]).is_file())
+    return source.startswith("starter:") or (bool(source) and Path(source.split("|")[0].partition("#")[0]).is_file())
 
 
 def _train_and_save(store: ModelStore, source: str, background_source: str) -> TrainedModel:

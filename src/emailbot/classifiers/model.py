@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,10 +33,10 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
-Calibration = Literal["temperature", "sigmoid", "isotonic"]
-CALIBRATIONS: tuple[Calibration, ...] = ("temperature", "sigmoid", "isotonic")
-DEFAULT_CALIBRATION: Calibration = "temperature"
-DEFAULT_NULL_MARGIN = -0.5
+from emailbot.classifiers.choices import CALIBRATIONS, DEFAULT_CALIBRATION, DEFAULT_NULL_MARGIN, Calibration
+
+__all__ = ["CALIBRATIONS", "DEFAULT_CALIBRATION", "DEFAULT_NULL_MARGIN", "Calibration", "TrainedModel"]
+
 SVM_C = 0.5
 SEED = 0
 BACKGROUND = "__background__"

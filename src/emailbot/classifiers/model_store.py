@@ -1,5 +1,9 @@
 """Versioned models on disk: `<model_dir>/<version>/model.joblib` + `meta.json`, and a `LATEST` pointer file.
 
+`LATEST` names the live model. `emailbot model train` saves a candidate (LATEST unchanged) and `model promote`
+moves LATEST; evaluations of a saved version are appended to `<model_dir>/evals/<version>.jsonl`, outside the
+version directory, which stays exactly as it was written.
+
 Why this layout: a version directory is never changed after it is written, so a running service can keep using
 the model it loaded while a new one is trained; the switch is the atomic replacement of `LATEST`. The version is a
 UTC timestamp (sorts by age) plus a short hash of the model file (tells two models of the same second apart, and
@@ -17,18 +21,19 @@ import tempfile
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
-import sklearn
-from sklearn.exceptions import InconsistentVersionWarning
+if TYPE_CHECKING:
+    from emailbot.classifiers.model import TrainedModel
 
-from emailbot.classifiers.model import TrainedModel
+# joblib and scikit-learn are imported by the methods that save or load a model: listing versions, reading their
+# metadata and moving LATEST (`emailbot model list|promote`) must not pay seconds of imports.
 
 FORMAT = 1
 LATEST = "LATEST"
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
+EVALS_DIR = "evals"
 
 
 class ModelStoreError(Exception):
@@ -53,7 +58,9 @@ class ModelStore:
 
     def save(self, model: TrainedModel, *, activate: bool = True) -> str:
         """Write the model and its metadata under a new version, then (unless told not to) point LATEST at it;
-        returns the version. A candidate saved with `activate=False` is kept for inspection, never used."""
+        returns the version. A candidate saved with `activate=False` is used once `activate` (promote) names it."""
+        import joblib
+
         self.model_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.model_dir))
         try:
@@ -102,6 +109,10 @@ class ModelStore:
 
     def load(self, version: str) -> TrainedModel:
         """Load one version; IncompatibleModelError when it was written by another scikit-learn."""
+        import joblib
+        import sklearn
+        from sklearn.exceptions import InconsistentVersionWarning
+
         folder = self.model_dir / version
         meta = self.read_meta(version)
         saved = meta.get("sklearn_version")
@@ -121,6 +132,47 @@ class ModelStore:
                 raise IncompatibleModelError(f"model {version}: {exc}", meta) from None
         return _model(parts, meta)
 
+    def resolve(self, reference: str) -> str:
+        """A version from its full id, a unique prefix of it, or `live`/`latest` (what LATEST names)."""
+        if reference in ("live", "latest", LATEST):
+            version = self.latest_version()
+            if version is None:
+                raise ModelNotFoundError(f"{self.model_dir}: no live model ({LATEST} is missing)")
+            return version
+        versions = self.versions()
+        if reference in versions:
+            return reference
+        matches = [v for v in versions if v.startswith(reference)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise ModelNotFoundError(f"{reference!r} matches {len(matches)} versions: {', '.join(matches[:5])}")
+        listed = ", ".join(versions[-5:]) or "none"
+        raise ModelNotFoundError(f"{self.model_dir}: no model version {reference!r}; newest are {listed}")
+
+    def record_eval(self, version: str, result: dict[str, Any]) -> None:
+        """Remember an evaluation of `version` (shown by `emailbot model list`)."""
+        self.read_meta(version)
+        folder = self.model_dir / EVALS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / f"{version}.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(result, sort_keys=True) + "\n")
+
+    def evals(self, version: str) -> list[dict[str, Any]]:
+        """Recorded evaluations of `version`, oldest first; a damaged line is left out rather than fatal."""
+        path = self.model_dir / EVALS_DIR / f"{version}.jsonl"
+        if not path.is_file():
+            return []
+        results = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(item, dict):
+                results.append(item)
+        return results
+
     def read_meta(self, version: str) -> dict[str, Any]:
         path = self.model_dir / version / META_FILE
         if not path.is_file():
@@ -130,6 +182,8 @@ class ModelStore:
 
 
 def _meta(model: TrainedModel, version: str, digest: str) -> dict[str, Any]:
+    import sklearn
+
     return {
         "format": FORMAT,
         "version": version,
@@ -148,6 +202,8 @@ def _meta(model: TrainedModel, version: str, digest: str) -> dict[str, Any]:
 
 
 def _model(parts: dict[str, Any], meta: dict[str, Any]) -> TrainedModel:
+    from emailbot.classifiers.model import TrainedModel
+
     model = TrainedModel(
         features=parts["features"],
         classifier=parts["classifier"],

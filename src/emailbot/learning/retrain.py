@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,10 @@ def retrain_sync(model_dir: Path, feedback: list[Example]) -> RetrainReport:
     after = accuracy(candidate, holdout) if holdout else None
     better = before is None or after is None or after >= before
     version = store.save(candidate, activate=better)
+    if after is not None:
+        # The gate's score is this version's evaluation: `emailbot model list` shows it.
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        store.record_eval(version, {"at": at, "data": "held-out feedback", "n": len(holdout), "accuracy": after})
     message = (
         f"Model {version} is active" if better else f"Model {version} was kept inactive: worse on held-out feedback"
     )

@@ -1,8 +1,15 @@
 """The scheduled retraining (weekly by default, `EMAILBOT_RETRAIN_INTERVAL_HOURS` / the dashboard's settings) and
-the reload of a model activated from outside (by `emailbot model train --from-feedback`)."""
+the pick-up of a model made live from outside (`emailbot model promote`, `model train --promote|--from-feedback`).
+
+The pick-up runs on every engine poll cycle (`EngineTiming.poll_interval`, 2 s by default): it reads the small
+`LATEST` file and, only when it names another version, loads that model in a thread and swaps it in. A version
+that cannot be loaded is reported once and skipped until LATEST changes again, so a bad promotion never stops
+classification with the model already in use.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
@@ -57,6 +64,36 @@ def reload_if_changed(runtime: Runtime) -> bool:
     return True
 
 
+class PromotedModelWatcher:
+    """Swaps in the model LATEST names, once per promotion; see the module docstring."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.refused: str | None = None
+
+    async def check(self) -> bool:
+        """True when a newly promoted model is now in use."""
+        holder = self.runtime.classifier
+        if not hasattr(holder, "model"):
+            return False
+        store = ModelStore(self.runtime.settings.model_dir)
+        latest = store.latest_version()
+        if latest is None or latest in (getattr(holder, "version", None), self.refused):
+            return False
+        try:
+            model = await asyncio.to_thread(store.load, latest)
+        except ModelStoreError as exc:
+            self.refused = latest
+            log.warning(
+                "cannot load the promoted model %s, keeping %s: %s", latest, getattr(holder, "version", "?"), exc
+            )
+            return False
+        holder.model = model
+        self.refused = None
+        log.info("now classifying with model %s", latest)
+        return True
+
+
 async def retrain_now(runtime: Runtime) -> RetrainReport:
     categories = tuple(getattr(runtime.classifier, "categories", runtime.taxonomy.names))
     report = await retrain_from_feedback(runtime.db, runtime.settings.model_dir, categories)
@@ -84,3 +121,5 @@ async def check_retraining(runtime: Runtime) -> None:
 
 def schedule_retraining(runtime: Runtime, every: float = CHECK_EVERY_SECONDS) -> None:
     runtime.engine.add_periodic("scheduled retraining", every, lambda: check_retraining(runtime), first_after=every)
+    watcher = PromotedModelWatcher(runtime)
+    runtime.engine.add_periodic("promoted model pick-up", runtime.engine.timing.poll_interval, watcher.check)

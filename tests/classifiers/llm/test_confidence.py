@@ -3,6 +3,7 @@ and `emailbot model eval/calibrate --classifier llm` against the fake server."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from importlib import resources
@@ -17,10 +18,12 @@ from emailbot.classifiers.evaluation import expected_calibration_error
 from emailbot.classifiers.llm.confidence import Calibrator, TokenLogprob, category_probability, fit_calibrator
 from emailbot.classifiers.llm.evaluation import feedback_pairs
 from emailbot.classifiers.llm.hybrid import HybridClassifier
+from emailbot.classifiers.training import load_examples
 from emailbot.domain import RawMessage
 from emailbot.store.convert import classification_row, email_row
 from emailbot.store.db import Database
 from emailbot.store.tables import ClassificationRow, EmailRow, FeedbackRow
+from emailbot.taxonomy import load_taxonomy
 from tests.classifiers.conftest import DATA, make_email
 from tests.classifiers.llm.conftest import BuildLLM
 from tests.factories import make_classification
@@ -120,9 +123,15 @@ def test_model_eval_reports_accuracy_and_calibration_for_the_llm(
     assert 0 <= report["accuracy"] <= 1
     assert report["fallbacks"] == 0
     assert len(openai_server.classification_requests()) == 8
-    text = runner.invoke(app, ["eval", data, "--classifier", "hybrid", "--limit", "4"])
+    out = tmp_path / "llm-predictions.csv"
+    text = runner.invoke(app, ["eval", data, "--classifier", "hybrid", "--limit", "4", "--predictions", str(out)])
     assert text.exit_code == 0, text.output
-    assert "ECE before calibration" in text.output
+    assert "ECE before calibration" in text.stdout
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    examples = load_examples(DATA / "heldout.jsonl")[:4]
+    assert [row["true_label"] for row in rows] == [e.category for e in examples]
+    assert all(row["predicted"] in load_taxonomy(None).names and 0 <= float(row["confidence"]) <= 100 for row in rows)
+    assert all(row["correct"] == str(row["predicted"] == row["true_label"]).lower() for row in rows)
 
 
 def test_model_calibrate_saves_a_map_the_classifier_loads(
