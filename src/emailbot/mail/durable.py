@@ -25,18 +25,19 @@ class DirectorySync:
         self._lock = threading.Lock()
         self._done = 0
 
-    def sync(self) -> None:
-        """Return once a directory fsync that started after this call began has finished."""
+    def sync(self) -> int:
+        """Return once a directory fsync that started after this call began has finished; returns its number."""
         # Under the GIL this read is current: every fsync counted here started before this call did, so the one
         # we need is the next. `syncs` only grows while `_lock` is held.
         wanted = self.syncs + 1
         with self._lock:
             if self._done >= wanted:
-                return  # another writer's fsync started after our rename and has finished
+                return self._done  # another writer's fsync started after our rename and has finished
             self.syncs += 1
             started = self.syncs
             sync_directory(self.directory)
             self._done = started
+            return started
 
 
 def write_into_folder(folder: Path, name: str, data: bytes, *, flags: str, cur_sync: DirectorySync) -> None:
