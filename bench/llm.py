@@ -8,7 +8,8 @@ Throughput: the fake OpenAI-compatible server from tests/fakes runs in its own p
 and the server's do not share a GIL) and answers every request after a fixed latency (300 ms). The real
 LLMClassifier (openai SDK, rate limiter, breaker, cache disabled, local model computed alongside) classifies N
 distinct emails in batches of 50 handed to 4 workers, as the engine does, with at most C requests in flight
-(EMAILBOT_LLM_CONCURRENCY). The ideal is C / latency emails per second.
+(EMAILBOT_LLM_CONCURRENCY). The ideal is C / latency emails per second. Client and server share the machine's
+two cores, so the CPU time of each (the server's read from /proc) is reported per email: it says which side limits.
 
 Tokens: for every ticket of the Tobi Bueck customer-support sample (subject + body), the estimated tokens of the
 raw text (what a naive integration sends) and of the text EmailBot sends (quotes, signature and footer cut by the
