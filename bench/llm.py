@@ -8,7 +8,8 @@ Throughput: the fake OpenAI-compatible server from tests/fakes runs in its own p
 and the server's do not share a GIL) and answers every request after a fixed latency (300 ms). The real
 LLMClassifier (openai SDK, rate limiter, breaker, cache disabled, local model computed alongside) classifies N
 distinct emails in batches of 50 handed to 4 workers, as the engine does, with at most C requests in flight
-(EMAILBOT_LLM_CONCURRENCY). The ideal is C / latency emails per second.
+(EMAILBOT_LLM_CONCURRENCY). The ideal is C / latency emails per second. Client and server share the machine's
+two cores, so the CPU time of each (the server's read from /proc) is reported per email: it says which side limits.
 
 Tokens: for every ticket of the Tobi Bueck customer-support sample (subject + body), the estimated tokens of the
 raw text (what a naive integration sends) and of the text EmailBot sends (quotes, signature and footer cut by the
@@ -23,6 +24,7 @@ import asyncio
 import csv
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -64,7 +66,15 @@ def _emails(n: int) -> list[Any]:
     ]
 
 
-async def _classify(url: str, concurrency: int, emails: list[Any], batch: int) -> tuple[float, float, int]:
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc: the fake server's share of the work."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _classify(
+    url: str, concurrency: int, emails: list[Any], batch: int, server_pid: int
+) -> tuple[float, float, float, int]:
     from emailbot.classifiers.llm.factory import build_llm_classifier
     from emailbot.classifiers.local import LocalClassifier
     from emailbot.settings import load_settings
@@ -89,12 +99,13 @@ async def _classify(url: str, concurrency: int, emails: list[Any], batch: int) -
             while batches:
                 results.extend(await classifier.classify(batches.pop()))
 
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu, server_cpu = time.perf_counter(), time.process_time(), _process_cpu(server_pid)
         await asyncio.gather(*(worker() for _ in range(WORKERS)))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        server_cpu = _process_cpu(server_pid) - server_cpu
     finally:
         await classifier.close()
-    return elapsed, cpu, sum(1 for r in results if r.classifier == "llm")
+    return elapsed, cpu, server_cpu, sum(1 for r in results if r.classifier == "llm")
 
 
 def throughput(emails: int, latency: float, concurrencies: list[int]) -> list[dict[str, Any]]:
@@ -112,7 +123,9 @@ def throughput(emails: int, latency: float, concurrencies: list[int]) -> list[di
                 raise RuntimeError("fake server did not start")
             batch = 50  # the engine hands out batches of 50 to 4 workers; the LLM semaphore is shared by all
             n = max(emails, concurrency * 10)
-            elapsed, cpu, by_llm = asyncio.run(_classify(f"http://127.0.0.1:{port}/v1", concurrency, _emails(n), batch))
+            url = f"http://127.0.0.1:{port}/v1"
+            assert server.pid is not None
+            elapsed, cpu, server_cpu, by_llm = asyncio.run(_classify(url, concurrency, _emails(n), batch, server.pid))
         finally:
             server.terminate()
             server.join()
@@ -128,6 +141,10 @@ def throughput(emails: int, latency: float, concurrencies: list[int]) -> list[di
                 "ideal_per_s": round(ideal, 1),
                 "of_ideal": round(rate / ideal, 3),
                 "client_cpu_ms_per_email": round(1000 * cpu / n, 2),
+                # Client and server share 2 cores here: what each needs per email says which one limits the rate.
+                "server_cpu_ms_per_email": round(1000 * server_cpu / n, 2),
+                "client_cpu_bound_per_s": round(n / cpu, 1) if cpu else None,
+                "load_avg_1m": round(os.getloadavg()[0], 2),
             }
         )
     return rows
@@ -185,12 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"at": datetime.now(UTC).isoformat()}
     if not args.tokens_only:
         result["throughput"] = throughput(args.emails, args.latency, args.concurrency)
-        print("| concurrency | emails | seconds | emails/s | ideal (C / latency) | of ideal | client CPU ms/email |")
-        print("|---|---|---|---|---|---|---|")
+        print(
+            "| concurrency | emails | seconds | emails/s | ideal (C / latency) | of ideal | client CPU ms/email "
+            "| client alone, emails per CPU-s | server CPU ms/email | load avg |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for row in result["throughput"]:
             print(
                 f"| {row['concurrency']} | {row['emails']} | {row['seconds']} | {row['emails_per_s']} | "
-                f"{row['ideal_per_s']} | {row['of_ideal']:.0%} | {row['client_cpu_ms_per_email']} |"
+                f"{row['ideal_per_s']} | {row['of_ideal']:.0%} | {row['client_cpu_ms_per_email']} | "
+                f"{row['client_cpu_bound_per_s']} | {row['server_cpu_ms_per_email']} | {row['load_avg_1m']} |"
             )
     if not args.throughput_only:
         result["tokens"] = t = tokens(args.tickets, args.budget)

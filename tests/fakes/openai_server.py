@@ -50,7 +50,8 @@ _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 @dataclass
 class Fault:
     """One injected misbehaviour, used by the next request: status (with optional Retry-After), hang, malformed
-    (not JSON), invalid (JSON that breaks the schema)."""
+    (an answer that is not JSON), invalid (JSON that breaks the schema), not_json (a 200 whose body is an HTML
+    page, as from a proxy), no_choice (a completion without choices)."""
 
     kind: str
     status: int = 500
@@ -139,6 +140,10 @@ class FakeOpenAI:
             return _error(fault.status, f"injected {fault.status}", "server_error", headers)
         if fault is not None and fault.kind == "hang":
             await asyncio.sleep(fault.seconds)
+        if fault is not None and fault.kind == "not_json":
+            return Response("<html><body>502 Bad Gateway</body></html>", media_type="text/html")
+        if fault is not None and fault.kind == "no_choice":
+            return JSONResponse({"id": "chatcmpl-0", "object": "chat.completion", "model": "fake-model", "choices": []})
         mode = _mode_of(body)
         if mode != "text" and mode not in self.supports:
             return _error(400, f"response_format/{mode} is not supported by this model", "invalid_request_error")

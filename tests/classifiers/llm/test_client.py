@@ -124,6 +124,35 @@ async def test_timeout_falls_back_to_the_local_model(make_llm: BuildLLM, openai_
     assert classifier.guards.breaker.failures == 1
 
 
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [("not_json", "not JSON"), ("no_choice", "without a choice")],
+)
+async def test_an_answer_that_is_not_a_completion_falls_back_to_the_local_model(
+    make_llm: BuildLLM, openai_server: FakeOpenAI, kind: str, reason: str
+) -> None:
+    openai_server.fail_next(Fault(kind))
+    classifier = make_llm(llm_structured_output="json_schema")
+    (result,) = await classifier.classify([VPN])
+    assert result.classifier == "local"
+    assert reason in result.reasoning
+    assert classifier.guards.breaker.failures == 1
+    (again,) = await classifier.classify([VPN])  # the next answer is fine again
+    assert again.classifier == "llm"
+
+
+async def test_the_request_body_is_the_plain_chat_completion_json(
+    make_llm: BuildLLM, openai_server: FakeOpenAI
+) -> None:
+    await make_llm(llm_structured_output="tools").classify([VPN])
+    (request,) = openai_server.requests
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["content-type"] == "application/json"
+    assert set(request.body) == {"model", "messages", "temperature", "max_tokens", "tools", "tool_choice"}
+    assert [m["role"] for m in request.body["messages"]] == ["system", "user"]
+    assert request.body["tool_choice"]["function"]["name"] == request.body["tools"][0]["function"]["name"]
+
+
 async def test_azure_settings_use_the_deployment_route(make_llm: BuildLLM, openai_server: FakeOpenAI) -> None:
     classifier = make_llm(
         llm_base_url=None,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
@@ -163,15 +164,26 @@ class LLMClient:
         return await self._create("text", messages, {"temperature": 0.3, "max_tokens": max_tokens})
 
     async def _create(self, mode: str, messages: list[Message], options: dict[str, Any]) -> Completion:
+        """One chat completion through the SDK's transport (retries, errors, Azure's deployment paths), but with
+        the body sent as built and the answer read as plain JSON.
+
+        `chat.completions.create` walks every parameter through its type-driven transform (the schema and the
+        messages, ~1,000 calls per request) and builds a pydantic model of the answer (~130 logprob entries):
+        together about half of the client's CPU per email (bench/README.md). Our body is already plain JSON.
+        """
         started = time.perf_counter()
+        body = {"model": self.model, "messages": messages, **options}
         try:
-            response = await self.sdk.chat.completions.create(model=self.model, messages=messages, **options)  # type: ignore[arg-type]
+            response = await self.sdk.post("/chat/completions", cast_to=httpx.Response, body=body)
+            data = response.json()
         except openai.BadRequestError:
             raise
         except openai.APIError as exc:
             raise LLMUnavailable(f"{type(exc).__name__}: {_message(exc)}") from exc
+        except ValueError as exc:  # not JSON: a proxy's error page, a truncated body
+            raise LLMUnavailable(f"the server's answer is not JSON: {exc}") from exc
         latency = (time.perf_counter() - started) * 1000
-        return _completion(response, mode, self.model, latency)
+        return _completion(data, mode, self.model, latency)
 
     async def probe(self) -> Completion:
         """One tiny JSON request: is the model reachable, and which structured-output mode works?"""
@@ -187,27 +199,31 @@ class LLMClient:
         await self.sdk.close()
 
 
-def _completion(response: Any, mode: str, model: str, latency_ms: float) -> Completion:
-    if not response.choices:
-        raise LLMUnavailable("the server answered without a choice")
-    choice = response.choices[0]
-    message = choice.message
-    content = message.content or ""
-    if mode == "tools" and message.tool_calls:
-        content = message.tool_calls[0].function.arguments or ""
-    tokens: tuple[TokenLogprob, ...] = ()
-    if choice.logprobs is not None and choice.logprobs.content:
-        tokens = tuple(TokenLogprob(item.token, float(item.logprob)) for item in choice.logprobs.content)
-    usage = response.usage
-    return Completion(
-        content=content,
-        prompt_tokens=int(usage.prompt_tokens) if usage else 0,
-        completion_tokens=int(usage.completion_tokens) if usage else 0,
-        mode=mode,
-        model=str(response.model or model),
-        logprobs=tokens,
-        latency_ms=latency_ms,
-    )
+def _completion(data: Any, mode: str, model: str, latency_ms: float) -> Completion:
+    """A chat-completion answer (the JSON the server sent) as a Completion; a malformed one is LLMUnavailable."""
+    try:
+        choice = data["choices"][0] if isinstance(data, dict) and data.get("choices") else None
+        if choice is None:
+            raise LLMUnavailable("the server answered without a choice")
+        message = choice.get("message") or {}
+        content = message.get("content") or ""
+        tool_calls = message.get("tool_calls")
+        if mode == "tools" and tool_calls:
+            content = tool_calls[0]["function"].get("arguments") or ""
+        entries = (choice.get("logprobs") or {}).get("content") or ()
+        tokens = tuple(TokenLogprob(str(item["token"]), float(item["logprob"])) for item in entries)
+        usage = data.get("usage") or {}
+        return Completion(
+            content=str(content),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            mode=mode,
+            model=str(data.get("model") or model),
+            logprobs=tokens,
+            latency_ms=latency_ms,
+        )
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        raise LLMUnavailable(f"the server's answer is not a chat completion: {type(exc).__name__}") from exc
 
 
 def _message(exc: openai.APIError) -> str:
