@@ -4,8 +4,13 @@ Order matters and is the contract operators rely on:
 1. a message that could not be parsed goes to a person;
 2. operator rules, by priority, first match wins;
 2b. a follow-up in a thread with an active escalation joins that escalation;
-3. policy: category ESCALATION or urgency CRITICAL escalates;
-4. confidence thresholds;
+2c. noise: mail that asks nothing of the desk (a server's spam verdict, or the classifier's low confidence that
+    it is a request at all, lower still to count for bulk and automatic mail) gets NO_ACTION: recorded, left
+    alone, never answered or escalated;
+3. policy: category ESCALATION or urgency CRITICAL escalates, but only with evidence that the email is a real
+   request (classification confidence and request confidence at least `RoutingContext.evidence_floor`); without
+   it a person reviews it, because a chat pulls people in for what may be junk the model has never seen;
+4. confidence thresholds; a low-confidence escalation without that evidence becomes a review too;
 5. loop guards last, so that no rule, policy or score can make EmailBot reply to a machine, a list, itself, or
    the same sender too often: such a reply becomes a human review instead. A low-confidence escalation of such
    mail becomes a review too; an escalation by rule or policy (an outage alert from a monitor) stands.
@@ -36,17 +41,31 @@ class RoutingContext:
     max_replies_per_sender_per_hour: int = 3
     no_auto_reply_categories: frozenset[str] = frozenset()
     active_escalation_id: int | None = None  # the open escalation of the email's thread, if any
+    # Below this request confidence (0-100) an email is noise: NO_ACTION. 0 turns the model's part off.
+    noise_threshold: float = 50.0
+    # Policy escalation needs confidence and request confidence >= this; None: the review threshold.
+    escalation_min_confidence: float | None = None
+
+    @property
+    def evidence_floor(self) -> float:
+        floor = self.escalation_min_confidence
+        return self.thresholds.review if floor is None else floor
 
 
 def route(email: Email, classification: Classification, context: RoutingContext) -> Decision:
     if email.parse_error:
         return Decision(Action.HUMAN_REVIEW, f"malformed message: {email.parse_error}")
     decision = (
-        _by_rule(email, classification, context.rules) or _follow_up(email, context) or _by_policy(classification)
+        _by_rule(email, classification, context.rules)
+        or _follow_up(email, context)
+        or noise(email, classification, context)
+        or _by_policy(classification, context)
     )
+    if decision is not None and decision.action == Action.NO_ACTION:
+        return decision
     unsure = decision is None
     if decision is None:
-        decision = _by_confidence(classification, context.thresholds)
+        decision = _without_evidence(classification, context, _by_confidence(classification, context.thresholds))
     if decision.action == Action.AUTO_HANDLE and classification.category in context.no_auto_reply_categories:
         decision = Decision(Action.SUGGEST_RESPONSE, f"{decision.reason}; category never auto-replies")
     # Machine mail that the classifier is merely unsure about is not worth pulling people into a chat.
@@ -124,12 +143,66 @@ def _follow_up(email: Email, context: RoutingContext) -> Decision | None:
     return Decision(Action.ESCALATE, f"follow-up in escalation {escalation_id}")
 
 
-def _by_policy(classification: Classification) -> Decision | None:
-    if classification.category == ESCALATION_CATEGORY:
-        return Decision(Action.ESCALATE, "policy: category ESCALATION")
-    if classification.urgency == Urgency.CRITICAL:
-        return Decision(Action.ESCALATE, "policy: urgency CRITICAL")
+def noise(email: Email, classification: Classification, context: RoutingContext) -> Decision | None:
+    """NO_ACTION for mail that asks nothing of the desk, with the kind of noise first in the reason.
+
+    A server's spam or phishing verdict decides alone. Otherwise the classifier's request confidence does: below
+    `noise_threshold`, or below the suggest threshold for bulk, list and automatic mail (a newsletter or an
+    out-of-office that happens to mention a printer is still not a request).
+    """
+    if email.loop.server_verdict:
+        return Decision(Action.NO_ACTION, f"noise: {email.loop.server_verdict} ({email.loop.verdict_evidence})")
+    request = classification.request_confidence
+    kind = noise_kind(email, classification)
+    if request < context.noise_threshold:
+        return Decision(Action.NO_ACTION, f"noise: {kind} (request confidence {request:.0f})")
+    machine = email.loop.is_bulk or email.loop.is_auto_reply
+    if machine and context.noise_threshold > 0 and request < context.thresholds.suggest:
+        return Decision(Action.NO_ACTION, f"noise: {kind} (machine-sent, request confidence {request:.0f})")
     return None
+
+
+def noise_kind(email: Email, classification: Classification) -> str:
+    """The kind of noise: a server's verdict, else the classifier's kind, else what the headers say."""
+    if email.loop.server_verdict:
+        return email.loop.server_verdict
+    if classification.noise:
+        return classification.noise
+    if email.loop.is_bulk:
+        return "newsletter"
+    return "notification" if email.loop.is_auto_reply else "not_a_request"
+
+
+def has_request_evidence(classification: Classification, context: RoutingContext) -> bool:
+    """Is the classifier sure enough of this email, and that it is a request at all, to pull people in?"""
+    floor = context.evidence_floor
+    return classification.confidence >= floor and classification.request_confidence >= floor
+
+
+def _by_policy(classification: Classification, context: RoutingContext) -> Decision | None:
+    if classification.category == ESCALATION_CATEGORY:
+        reason = "policy: category ESCALATION"
+    elif classification.urgency == Urgency.CRITICAL:
+        reason = "policy: urgency CRITICAL"
+    else:
+        return None
+    if has_request_evidence(classification, context):
+        return Decision(Action.ESCALATE, reason)
+    return Decision(Action.HUMAN_REVIEW, f"{reason}, {_weak_evidence(classification)}")
+
+
+def _without_evidence(classification: Classification, context: RoutingContext, decision: Decision) -> Decision:
+    """A confidence-based escalation of an email that may not be a request at all goes to a person instead."""
+    if decision.action != Action.ESCALATE or classification.request_confidence >= context.evidence_floor:
+        return decision
+    return Decision(Action.HUMAN_REVIEW, f"{decision.reason}, {_weak_evidence(classification)}")
+
+
+def _weak_evidence(classification: Classification) -> str:
+    return (
+        f"but not confidently a request (confidence {classification.confidence:.0f}, "
+        f"request confidence {classification.request_confidence:.0f}): review instead of a chat"
+    )
 
 
 def _by_confidence(classification: Classification, thresholds: Thresholds) -> Decision:
