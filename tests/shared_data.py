@@ -38,9 +38,7 @@ def shared_data(*parts: str) -> Path:
     pytest.skip(reason)
 
 
-def shared_files(
-    *parts: str, select: Callable[[Path], bool] = lambda path: path.is_file()
-) -> list[Any]:
+def shared_files(*parts: str, select: Callable[[Path], bool] = lambda path: path.is_file()) -> list[Any]:
     """Parameters for `pytest.mark.parametrize`: the selected files under a shared folder, sorted.
 
     Without the folder: one skipped parameter that names it (a failing one in CI), never an empty list.

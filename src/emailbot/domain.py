@@ -194,6 +194,7 @@ class Decision:
     reason: str
     template: str | None = None
     rule_id: int | None = None
+    noise: str = ""  # NO_ACTION: the kind of noise (spam, newsletter, thanks, ...), for the list and other rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ def build_runtime(settings: Settings) -> Runtime:
         default_members=settings.escalation_default_members,
         base_url=settings.base_url,
         written_auto_send=frozenset(settings.llm_auto_send_categories),
+        noise_folder=settings.noise_folder,
     )
     writer = build_reply_writer(settings, classifier)
     runtime: Runtime | None = None
@@ -120,4 +121,6 @@ def engine_config(settings: Settings, taxonomy: Taxonomy) -> EngineConfig:
         lease_seconds=settings.lease_seconds,
         concurrency=settings.worker_concurrency,
         no_auto_reply_categories=frozenset(n for n, spec in taxonomy.categories.items() if not spec.auto_reply),
+        noise_threshold=settings.noise_threshold,
+        escalation_min_confidence=settings.escalation_min_confidence,
     )

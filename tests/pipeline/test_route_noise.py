@@ -43,7 +43,7 @@ def test_a_servers_spam_verdict_is_never_answered_or_escalated(
 
 @pytest.mark.parametrize(
     ("requested", "expected"),
-    [(49.9, Action.NO_ACTION), (50, Action.AUTO_HANDLE), (0, Action.NO_ACTION), (100, Action.AUTO_HANDLE)],
+    [(29.9, Action.NO_ACTION), (30, Action.AUTO_HANDLE), (0, Action.NO_ACTION), (100, Action.AUTO_HANDLE)],
 )
 def test_request_confidence_below_the_noise_threshold_is_no_action(requested: float, expected: Action) -> None:
     decision = route(make_email(), _classified(request=requested, kind="newsletter"), CONTEXT)
@@ -109,7 +109,8 @@ def test_a_malformed_message_goes_to_a_person_even_with_a_spam_verdict() -> None
         (99, 99, Action.ESCALATE),
         (40, 50, Action.ESCALATE),
         (39.9, 99, Action.HUMAN_REVIEW),  # unsure which category: a person, not a chat
-        (99, 45, Action.NO_ACTION),  # below the noise threshold: noise comes first
+        (99, 49.9, Action.HUMAN_REVIEW),  # not more likely a request than not
+        (99, 29.9, Action.NO_ACTION),  # below the noise threshold: noise comes first
     ],
 )
 def test_policy_escalation_needs_evidence(confidence: float, requested: float, expected: Action) -> None:
@@ -126,8 +127,11 @@ def test_the_evidence_floor_is_configurable() -> None:
     classification = _classified(category="ESCALATION", confidence=70, request=75)
     assert route(make_email(), classification, strict).action == Action.HUMAN_REVIEW
     assert route(make_email(), classification, CONTEXT).action == Action.ESCALATE
-    weak = _classified(category="ESCALATION", confidence=5, request=5)
-    assert route(make_email(), weak, lenient).action == Action.ESCALATE
+    unsure = _classified(category="ESCALATION", confidence=5, request=60)
+    assert route(make_email(), unsure, lenient).action == Action.ESCALATE
+    # More likely noise than a request: no floor setting makes that a chat.
+    weak = _classified(category="ESCALATION", confidence=90, request=45)
+    assert route(make_email(), weak, lenient).action == Action.HUMAN_REVIEW
 
 
 def test_the_evidence_floor_follows_the_review_threshold_by_default() -> None:

@@ -36,6 +36,7 @@ class EmailSummary(BaseModel):
     category: str | None
     confidence: float | None
     parse_error: bool
+    noise: str = ""  # the kind of noise of a NO_ACTION email (spam, newsletter, thanks, ...)
 
 
 class EmailPage(BaseModel):
@@ -49,6 +50,7 @@ class EmailFilters(BaseModel):
     category: str | None = None
     status: Status | None = None
     action: Action | None = None
+    noise: str | None = None  # a kind of noise (spam, phishing, newsletter, notification, thanks, not_a_request)
     sender: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
@@ -83,6 +85,8 @@ def _filtered(
         query = query.where(ProcessingResultRow.status == filters.status.value)
     if filters.action:
         query = query.where(ProcessingResultRow.action == filters.action.value)
+    if filters.noise:
+        query = query.where(ProcessingResultRow.noise == filters.noise.lower())
     if filters.sender:
         query = query.where(func.lower(EmailRow.sender).contains(filters.sender.lower(), autoescape=True))
     if filters.received_from:
@@ -104,6 +108,7 @@ def _summary(email: EmailRow, result: ProcessingResultRow) -> EmailSummary:
         category=result.category,
         confidence=result.confidence,
         parse_error=email.parse_error is not None,
+        noise=result.noise,
     )
 
 
@@ -169,6 +174,8 @@ async def _classification(session: AsyncSession, email_id: int) -> dict[str, Any
         "prompt_tokens",
         "completion_tokens",
         "unrecognized",
+        "request_confidence",
+        "noise",
         "created_at",
     )
     return {name: getattr(row, name) for name in fields}
@@ -178,6 +185,7 @@ def _processing(result: ProcessingResultRow) -> dict[str, Any]:
     fields = (
         "status",
         "action",
+        "noise",
         "reason",
         "category",
         "confidence",

@@ -24,14 +24,17 @@ from typing import Any
 
 from emailbot.classifiers.enrich import compose_text
 from emailbot.classifiers.model import (
-    BACKGROUND,
     DEFAULT_CALIBRATION,
     DEFAULT_NULL_MARGIN,
+    GENERIC_NOISE,
+    HIDDEN_PREFIX,
     Calibration,
     TrainedModel,
     build_classifier,
     build_features,
+    noise_class,
 )
+from emailbot.domain import NOISE_KINDS
 
 STARTER_SOURCE = "starter:default"
 STARTER_BACKGROUND = "starter:background"
@@ -49,6 +52,7 @@ class Example:
     text: str
     category: str
     urgency: str | None = None
+    kind: str | None = None  # background examples: the kind of noise (spam, newsletter, thanks, ...)
 
 
 def load_examples(path: Path, split: str | None = None) -> list[Example]:
@@ -160,15 +164,21 @@ def _example(row: dict[str, Any], where: str) -> Example:
     text = text.strip() or compose_text(subject, body)
     if not text:
         raise DataError(f"{where}: no text (give 'text', or 'subject' and/or 'body')")
-    urgency = row.get("urgency")
-    return Example(text=text, category=category.strip(), urgency=urgency if isinstance(urgency, str) else None)
+    urgency, kind = row.get("urgency"), row.get("kind")
+    return Example(
+        text=text,
+        category=category.strip(),
+        urgency=urgency if isinstance(urgency, str) else None,
+        kind=kind.strip().lower() if isinstance(kind, str) and kind.strip() else None,
+    )
 
 
 def check_trainable(examples: Sequence[Example], folds: int) -> int:
     """The number of calibration folds to use; every category needs two examples at least (one to hold out)."""
     counts = Counter(example.category for example in examples)
-    if BACKGROUND in counts:
-        raise DataError(f"{BACKGROUND!r} is reserved for background examples; rename that category")
+    reserved = sorted(category for category in counts if category.startswith(HIDDEN_PREFIX))
+    if reserved:
+        raise DataError(f"names starting with {HIDDEN_PREFIX!r} are reserved for background examples: {reserved}")
     if len(counts) < 2:
         raise DataError(f"training needs at least two categories; got {sorted(counts) or 'none'}")
     rare = sorted(category for category, count in counts.items() if count < 2)
@@ -198,9 +208,10 @@ def train(
     if folds is None:
         folds = LARGE_FOLDS if len(examples) >= LARGE else DEFAULT_FOLDS
     folds = check_trainable(examples, folds)
-    rows = [*examples, *(Example(e.text, BACKGROUND) for e in background)]
+    hidden = background_labels(background, folds)
+    rows = [*examples, *(Example(e.text, label) for e, label in zip(background, hidden, strict=True))]
     if background:
-        folds = max(2, min(folds, len(background)))
+        folds = max(2, min(folds, *Counter(hidden).values()))
     features = build_features()
     matrix = features.fit_transform([row.text for row in rows])
     classifier = build_classifier(calibration, folds)
@@ -216,6 +227,21 @@ def train(
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         background_source=background_source if background else "",
     )
+
+
+def background_labels(background: Sequence[Example], folds: int) -> list[str]:
+    """One hidden class per kind of noise; a kind unknown, unnamed or too rare to calibrate joins not_a_request.
+
+    An operator's background file may name the kind in `kind` or, lacking it, in `category`.
+    """
+    kinds = [_kind(example) for example in background]
+    counts = Counter(kinds)
+    return [noise_class(kind if counts[kind] >= folds else GENERIC_NOISE) for kind in kinds]
+
+
+def _kind(example: Example) -> str:
+    kind = (example.kind or example.category).strip().lower()
+    return kind if kind in NOISE_KINDS else GENERIC_NOISE
 
 
 def timed_train(examples: Sequence[Example], **options: Any) -> tuple[TrainedModel, float]:

@@ -46,6 +46,8 @@ class EngineConfig:
     lease_seconds: float = 120
     concurrency: int = 4
     no_auto_reply_categories: frozenset[str] = field(default_factory=frozenset)
+    noise_threshold: float = 30.0
+    escalation_min_confidence: float | None = None
 
 
 @dataclass
@@ -251,6 +253,8 @@ class Processor:
             max_replies_per_sender_per_hour=self.config.max_replies_per_sender_per_hour,
             no_auto_reply_categories=self.config.no_auto_reply_categories,
             active_escalation_id=active_escalation_id,
+            noise_threshold=self.config.noise_threshold,
+            escalation_min_confidence=self.config.escalation_min_confidence,
         )
 
     async def _plan(
@@ -280,6 +284,7 @@ class Processor:
             "status": _acting_status(decision).value,
             "action": decision.action.value,
             "reason": decision.reason,
+            "noise": decision.noise,
             "response_text": plan.response_text,
             "escalation_id": escalation_id,
             "draft_tokens": written.tokens if written else 0,

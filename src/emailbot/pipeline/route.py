@@ -8,7 +8,8 @@ Order matters and is the contract operators rely on:
     it is a request at all, lower still to count for bulk and automatic mail) gets NO_ACTION: recorded, left
     alone, never answered or escalated;
 3. policy: category ESCALATION or urgency CRITICAL escalates, but only with evidence that the email is a real
-   request (classification confidence and request confidence at least `RoutingContext.evidence_floor`); without
+   request (classification confidence at least `RoutingContext.evidence_floor`, request confidence at least that
+   and at least 50), and never for bulk or list mail; without
    it a person reviews it, because a chat pulls people in for what may be junk the model has never seen;
 4. confidence thresholds; a low-confidence escalation without that evidence becomes a review too;
 5. loop guards last, so that no rule, policy or score can make EmailBot reply to a machine, a list, itself, or
@@ -26,6 +27,7 @@ from emailbot.domain import Action, Classification, Decision, Email, Rule, RuleA
 
 ESCALATION_CATEGORY = "ESCALATION"
 UNRECOGNIZED_REVIEW = 50.0
+REQUEST_EVIDENCE = 50.0  # a chat needs an email more likely a request than not, whatever the evidence floor
 REPLYING_ACTIONS = frozenset({Action.AUTO_HANDLE, Action.SUGGEST_RESPONSE})
 _NO_REPLY_LOCAL_PART = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer[-_.]daemon|postmaster|bounces?|notifications?)([-+_.].*)?$"
@@ -42,7 +44,7 @@ class RoutingContext:
     no_auto_reply_categories: frozenset[str] = frozenset()
     active_escalation_id: int | None = None  # the open escalation of the email's thread, if any
     # Below this request confidence (0-100) an email is noise: NO_ACTION. 0 turns the model's part off.
-    noise_threshold: float = 50.0
+    noise_threshold: float = 30.0
     # Policy escalation needs confidence and request confidence >= this; None: the review threshold.
     escalation_min_confidence: float | None = None
 
@@ -59,7 +61,7 @@ def route(email: Email, classification: Classification, context: RoutingContext)
         _by_rule(email, classification, context.rules)
         or _follow_up(email, context)
         or noise(email, classification, context)
-        or _by_policy(classification, context)
+        or _by_policy(email, classification, context)
     )
     if decision is not None and decision.action == Action.NO_ACTION:
         return decision
@@ -150,15 +152,16 @@ def noise(email: Email, classification: Classification, context: RoutingContext)
     `noise_threshold`, or below the suggest threshold for bulk, list and automatic mail (a newsletter or an
     out-of-office that happens to mention a printer is still not a request).
     """
-    if email.loop.server_verdict:
-        return Decision(Action.NO_ACTION, f"noise: {email.loop.server_verdict} ({email.loop.verdict_evidence})")
-    request = classification.request_confidence
     kind = noise_kind(email, classification)
+    if email.loop.server_verdict:
+        return Decision(Action.NO_ACTION, f"noise: {kind} ({email.loop.verdict_evidence})", noise=kind)
+    request = classification.request_confidence
     if request < context.noise_threshold:
-        return Decision(Action.NO_ACTION, f"noise: {kind} (request confidence {request:.0f})")
+        return Decision(Action.NO_ACTION, f"noise: {kind} (request confidence {request:.0f})", noise=kind)
     machine = email.loop.is_bulk or email.loop.is_auto_reply
     if machine and context.noise_threshold > 0 and request < context.thresholds.suggest:
-        return Decision(Action.NO_ACTION, f"noise: {kind} (machine-sent, request confidence {request:.0f})")
+        reason = f"noise: {kind} (machine-sent, request confidence {request:.0f})"
+        return Decision(Action.NO_ACTION, reason, noise=kind)
     return None
 
 
@@ -173,27 +176,39 @@ def noise_kind(email: Email, classification: Classification) -> str:
     return "notification" if email.loop.is_auto_reply else "not_a_request"
 
 
-def has_request_evidence(classification: Classification, context: RoutingContext) -> bool:
-    """Is the classifier sure enough of this email, and that it is a request at all, to pull people in?"""
+def has_request_evidence(email: Email, classification: Classification, context: RoutingContext) -> bool:
+    """Is the classifier sure enough of this email, and that it is a request at all, to pull people in?
+
+    Bulk and list mail never is: it was written to many readers, not to the desk (a monitor's alert is
+    Auto-Submitted, not bulk, and still escalates; an operator's rule can escalate a list on purpose).
+    """
     floor = context.evidence_floor
-    return classification.confidence >= floor and classification.request_confidence >= floor
+    confident = classification.confidence >= floor and classification.request_confidence >= _request_floor(context)
+    return confident and not email.loop.is_bulk
 
 
-def _by_policy(classification: Classification, context: RoutingContext) -> Decision | None:
+def _request_floor(context: RoutingContext) -> float:
+    """The request confidence a chat needs: the evidence floor, and in any case more likely a request than not."""
+    return max(context.evidence_floor, REQUEST_EVIDENCE)
+
+
+def _by_policy(email: Email, classification: Classification, context: RoutingContext) -> Decision | None:
     if classification.category == ESCALATION_CATEGORY:
         reason = "policy: category ESCALATION"
     elif classification.urgency == Urgency.CRITICAL:
         reason = "policy: urgency CRITICAL"
     else:
         return None
-    if has_request_evidence(classification, context):
+    if has_request_evidence(email, classification, context):
         return Decision(Action.ESCALATE, reason)
+    if email.loop.is_bulk:
+        return Decision(Action.HUMAN_REVIEW, f"{reason}, but bulk or list mail: review instead of a chat")
     return Decision(Action.HUMAN_REVIEW, f"{reason}, {_weak_evidence(classification)}")
 
 
 def _without_evidence(classification: Classification, context: RoutingContext, decision: Decision) -> Decision:
     """A confidence-based escalation of an email that may not be a request at all goes to a person instead."""
-    if decision.action != Action.ESCALATE or classification.request_confidence >= context.evidence_floor:
+    if decision.action != Action.ESCALATE or classification.request_confidence >= _request_floor(context):
         return decision
     return Decision(Action.HUMAN_REVIEW, f"{decision.reason}, {_weak_evidence(classification)}")
 
