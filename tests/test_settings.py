@@ -58,6 +58,9 @@ def test_secret_from_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         ("EMAILBOT_MAILBOX", "exchange", "EMAILBOT_MAILBOX: Input should be 'local'"),
         ("EMAILBOT_DATABASE_URL", "mysql://x", "EMAILBOT_DATABASE_URL: expected a sqlite:/// or postgresql:// URL"),
         ("EMAILBOT_POLL_INTERVAL_SECONDS", "-1", "EMAILBOT_POLL_INTERVAL_SECONDS: Input should be greater than 0"),
+        ("EMAILBOT_NOISE_THRESHOLD", "101", "EMAILBOT_NOISE_THRESHOLD: Input should be less than or equal to 100"),
+        ("EMAILBOT_NOISE_FOLDER", "../Junk", "EMAILBOT_NOISE_FOLDER: a folder name or id, without '/'"),
+        ("EMAILBOT_ESCALATION_MIN_CONFIDENCE", "-5", "EMAILBOT_ESCALATION_MIN_CONFIDENCE: Input should be greater"),
     ],
 )
 def test_wrong_value_names_the_variable(
