@@ -150,7 +150,8 @@ def noise(email: Email, classification: Classification, context: RoutingContext)
 
     A server's spam or phishing verdict decides alone. Otherwise the classifier's request confidence does: below
     `noise_threshold`, or below the suggest threshold for bulk, list and automatic mail (a newsletter or an
-    out-of-office that happens to mention a printer is still not a request).
+    out-of-office that happens to mention a printer is still not a request). The kind travels on the decision
+    (`Decision.noise`, stored with the result): a conversation rule can close a thread on a "thanks" reply.
     """
     kind = noise_kind(email, classification)
     if email.loop.server_verdict:
