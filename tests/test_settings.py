@@ -64,6 +64,9 @@ def test_secret_from_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
             "-1",
             "EMAILBOT_MAX_AUTO_REPLIES_PER_CONVERSATION: Input should be",
         ),
+        ("EMAILBOT_NOISE_THRESHOLD", "101", "EMAILBOT_NOISE_THRESHOLD: Input should be less than or equal to 100"),
+        ("EMAILBOT_NOISE_FOLDER", "../Junk", "EMAILBOT_NOISE_FOLDER: a folder name or id, without '/'"),
+        ("EMAILBOT_ESCALATION_MIN_CONFIDENCE", "-5", "EMAILBOT_ESCALATION_MIN_CONFIDENCE: Input should be greater"),
     ],
 )
 def test_wrong_value_names_the_variable(

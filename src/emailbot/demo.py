@@ -28,7 +28,7 @@ class DemoMail:
     """One sample. `shows` names what it demonstrates; `category` is what a good classifier should pick."""
 
     slug: str
-    shows: str  # routine | ambiguous | escalation | loop-guard | escaping | malformed
+    shows: str  # routine | ambiguous | escalation | noise | loop-guard | escaping | malformed
     sender: str
     subject: str
     body: str
@@ -165,7 +165,7 @@ DEMO_MAIL: tuple[DemoMail, ...] = (
     ),
     DemoMail(
         slug="out-of-office",
-        shows="loop-guard",
+        shows="noise",
         sender="Hannah Meyer <hannah.meyer@example.com>",
         subject="Automatic reply: Printer on 2nd floor not printing",
         body="Thank you for your message. I am out of the office until Monday 10 March with no access to "
@@ -174,7 +174,7 @@ DEMO_MAIL: tuple[DemoMail, ...] = (
     ),
     DemoMail(
         slug="newsletter",
-        shows="loop-guard",
+        shows="noise",
         sender="Cloud Vendor News <news@vendor.example.net>",
         subject="This month: 5 new features for your admin console",
         body="Hello admin,\n\nhere is what is new this month: faster reports, audit log export, and more.\n\n"
@@ -184,6 +184,31 @@ DEMO_MAIL: tuple[DemoMail, ...] = (
             ("List-Unsubscribe", "<https://vendor.example.net/unsub>"),
             ("Precedence", "bulk"),
         ),
+    ),
+    DemoMail(
+        slug="spam-verdict",
+        shows="noise",
+        sender="Prize Department <claims@winners.example.biz>",
+        subject="Congratulations, you are our lucky winner",
+        body="Your address was drawn in our international lottery. Send your bank details to claim 1,000,000 EUR.",
+        headers=(("X-Spam-Flag", "YES"), ("X-Spam-Status", "Yes, score=12.4 required=5.0")),
+    ),
+    DemoMail(
+        slug="thanks",
+        shows="noise",
+        sender="Sofia Lindqvist <sofia.lindqvist@example.com>",
+        subject="Re: Laptop and monitor for a new hire",
+        body="Thanks, everything arrived and Jonas is all set up. You can close this.\n\nSofia",
+    ),
+    DemoMail(
+        slug="no-reply-form",
+        shows="loop-guard",
+        category="SUPPORT",
+        sender="Web Forms <no-reply@forms.example.com>",
+        subject="New request: VPN not connecting from home",
+        body="A request was submitted on the intranet form.\n\nName: Lea Vogel\nProblem: Since this morning I "
+        "cannot connect to the VPN from home, the client says the connection timed out. I restarted my laptop. "
+        "Please help, I need access to the file server.",
     ),
     DemoMail(
         slug="script-payload",

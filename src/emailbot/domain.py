@@ -28,6 +28,7 @@ class Action(StrEnum):
     HUMAN_REVIEW = "HUMAN_REVIEW"
     ESCALATE = "ESCALATE"
     SKIP = "SKIP"
+    NO_ACTION = "NO_ACTION"  # mail that asks nothing of the desk (spam, newsletters, thanks): recorded, left alone
 
 
 class Status(StrEnum):
@@ -71,13 +72,16 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class LoopSignals:
-    """Headers that tell a person's mail from machine-sent mail (RFC 3834, RFC 2369, common practice)."""
+    """Headers that tell a person's mail from machine-sent mail (RFC 3834, RFC 2369, common practice), and the
+    verdicts receiving servers add (SpamAssassin, Exchange Online Protection, Authentication-Results)."""
 
     auto_submitted: str | None = None
     precedence: str | None = None
     list_id: str | None = None
     x_autoreply: bool = False
     empty_return_path: bool = False
+    server_verdict: str | None = None  # "spam" | "phishing" when a receiving server said so
+    verdict_evidence: str = ""  # which header said it, e.g. "X-Spam-Flag: YES", "SCL 7", "dmarc=fail"
 
     @property
     def is_auto_reply(self) -> bool:
@@ -140,6 +144,13 @@ class Classification:
     prompt_version: str = ""  # the LLM prompts' version (classifiers/llm/prompts.py); empty for the local model
     raw_confidence: float | None = None  # 0-100, before calibration (LLM and hybrid); what calibration is fitted on
     cost: float = 0.0  # what the LLM request cost, from the configured price table
+    # 0-100: how sure the classifier is that the email asks something of the desk at all (not spam, not a
+    # newsletter, not a "thanks"). 100 by default so that a classifier that cannot tell changes no decision.
+    request_confidence: float = 100.0
+    noise: str = ""  # when it looks like no request: spam|phishing|newsletter|notification|thanks|not_a_request
+
+
+NOISE_KINDS: tuple[str, ...] = ("spam", "phishing", "newsletter", "notification", "thanks", "not_a_request")
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +196,7 @@ class Decision:
     template: str | None = None
     rule_id: int | None = None
     assigned_to: str | None = None  # the person whose review queue the email goes to (who handles its conversation)
+    noise: str = ""  # NO_ACTION: the kind of noise (spam, newsletter, thanks, ...), for the list and other rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,7 @@ def build_runtime(settings: Settings) -> Runtime:
         base_url=settings.base_url,
         written_auto_send=frozenset(settings.llm_auto_send_categories),
         mailbox_address=Address(settings.mailbox_address).email,
+        noise_folder=settings.noise_folder,
     )
     writer = build_reply_writer(settings, classifier)
     runtime: Runtime | None = None
@@ -129,6 +130,8 @@ def engine_config(settings: Settings, taxonomy: Taxonomy) -> EngineConfig:
         max_auto_replies_per_conversation=settings.max_auto_replies_per_conversation,
         shadow=settings.mode == "shadow",
         autonomy=autonomy_gate(settings, taxonomy),
+        noise_threshold=settings.noise_threshold,
+        escalation_min_confidence=settings.escalation_min_confidence,
     )
 
 

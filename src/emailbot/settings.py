@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     max_auto_replies_per_conversation: int = Field(default=1, ge=0, le=100)
     # live: act on mail; shadow: decide and record what would have been done, send and change nothing
     mode: Literal["live", "shadow"] = "live"
+    # Noise: below this request confidence an email is left alone (NO_ACTION); 0 leaves it to server verdicts.
+    noise_threshold: float = Field(default=30, ge=0, le=100)
+    # Where noise goes: a folder name (Maildir) or folder id / well-known name (Graph, e.g. junkemail); unset: left.
+    noise_folder: str | None = Field(default=None, min_length=1)
+    # Policy escalation (ESCALATION, CRITICAL) needs confidence and request confidence >= this; unset: the review
+    # threshold.
+    escalation_min_confidence: float | None = Field(default=None, ge=0, le=100)
 
     # Engine
     poll_interval_seconds: float = Field(default=2.0, gt=0, le=3600)
@@ -267,6 +274,14 @@ class Settings(BaseSettings):
         if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
             raise ValueError("expected a sqlite:/// or postgresql:// URL")
         return url
+
+    @field_validator("noise_folder")
+    @classmethod
+    def _plain_folder_name(cls, name: str | None) -> str | None:
+        # A folder name or a Graph folder id: never a path (the Maildir connector makes `.<name>` of it).
+        if name is not None and (any(c in name for c in "/\\\0") or ".." in name or name.startswith(".")):
+            raise ValueError("a folder name or id, without '/', '\\', '..' or a leading '.'")
+        return name
 
     @field_validator("public_url")
     @classmethod

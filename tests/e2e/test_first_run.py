@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from emailbot.demo import DEMO_MAIL
 from tests.e2e.service import Service, wait_for
 from tests.factories import rfc822
 from tests.fakes.net import free_port
@@ -26,7 +27,7 @@ def test_demo_then_a_dropped_email_is_answered_and_counted(tmp_path: Path) -> No
     try:
         service.start("--demo")
         wait_for(
-            lambda: service.get("/process/status")["processing_stats"]["total_processed"] >= 15,
+            lambda: service.get("/process/status")["processing_stats"]["total_processed"] >= len(DEMO_MAIL),
             timeout=180,
             what="the demo mail to be processed",
         )

@@ -225,7 +225,24 @@ def brain(text: str, categories: list[str]) -> dict[str, Any]:
         "estimated_effort": "hours",
         "language": "en",
         "summary": text.strip().split("\n")[0][:120],
+        **_request_or_noise(text),
     }
+
+
+_NOISE_WORDS = (
+    ("spam", r"\b(lottery|you have won|viagra|casino)\b"),
+    ("newsletter", r"\b(unsubscribe|newsletter)\b"),
+    ("thanks", r"^\W*(thanks|thank you)\b[^?]{0,60}$"),
+)
+
+
+def _request_or_noise(text: str) -> dict[str, Any]:
+    """Request confidence and noise kind as a model would give them, from a few telltale words."""
+    body = text.strip().split("\n", 1)[-1].strip()  # the first line is the subject
+    for kind, pattern in _NOISE_WORDS:
+        if re.search(pattern, body, re.IGNORECASE):
+            return {"request_confidence": 5, "noise": kind}
+    return {"request_confidence": 95, "noise": "none"}
 
 
 def obey(text: str, answer: dict[str, Any]) -> dict[str, Any]:

@@ -143,6 +143,24 @@ async def test_mark_handled_keeps_flags_a_person_set(box: MaildirMailbox) -> Non
     assert names_in(box.root / "cur") == ["m:2,RS"]
 
 
+async def test_mark_handled_moves_to_a_folder_when_asked(box: MaildirMailbox) -> None:
+    deliver(box.root, "spam")
+    await box.mark_handled("spam", "NOISE", flagged=False, move_to="Junk")
+    await box.mark_handled("spam", "NOISE", flagged=False, move_to="Junk")  # gone from the inbox: a no-op
+    assert names_in(box.root / "new") == names_in(box.root / "cur") == []
+    assert names_in(box.root / ".Junk" / "cur") == ["spam:2,S"]
+    assert mailbox.Maildir(box.root, create=False).get_folder("Junk")["spam"].get_flags() == "S"
+
+
+@pytest.mark.parametrize("folder", ["../outside", ".hidden", "a/b", "x..y"])
+async def test_a_folder_name_that_could_leave_the_maildir_is_refused(box: MaildirMailbox, folder: str) -> None:
+    deliver(box.root, "m")
+    with pytest.raises(MailboxError, match="invalid folder name") as raised:
+        await box.mark_handled("m", "NOISE", flagged=False, move_to=folder)
+    assert raised.value.permanent
+    assert names_in(box.root / "new") == ["m"]
+
+
 async def test_mark_handled_on_a_deleted_message_is_a_no_op(box: MaildirMailbox) -> None:
     await box.mark_handled("gone", "SUPPORT", flagged=False)
     assert names_in(box.root / "cur") == []

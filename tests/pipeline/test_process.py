@@ -52,6 +52,8 @@ async def test_demo_mail_takes_every_route(runtime: Runtime) -> None:
         match = [r for subject, r in results.items() if sample.subject and subject.startswith(sample.subject[:20])]
         by_kind[sample.shows].extend(match)
     assert all(r.action == "HUMAN_REVIEW" and "loop guard" in (r.reason or "") for r in by_kind["loop-guard"])
+    assert by_kind["noise"]
+    assert all(r.action == "NO_ACTION" for r in by_kind["noise"])
     assert all(r.action == "ESCALATE" for r in by_kind["escalation"])
     malformed = [r for r in results.values() if (r.reason or "").startswith("malformed")]
     assert len(malformed) == 1

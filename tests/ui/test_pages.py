@@ -19,6 +19,7 @@ PAGES = (
     "/ui/",
     "/ui/queue",
     "/ui/emails",
+    "/ui/noise",
     "/ui/escalations",
     "/ui/patterns",
     "/ui/alerts",

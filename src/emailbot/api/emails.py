@@ -39,6 +39,7 @@ class EmailSummary(BaseModel):
     shadow: bool = False  # decided in shadow mode: `action` is what EmailBot would have done
     would_have: str | None = None  # "would have: AUTO_HANDLE" for a shadow decision
     assigned_to: str | None = None
+    noise: str = ""  # the kind of noise of a NO_ACTION email (spam, newsletter, thanks, ...)
 
 
 class EmailPage(BaseModel):
@@ -52,6 +53,7 @@ class EmailFilters(BaseModel):
     category: str | None = None
     status: Status | None = None
     action: Action | None = None
+    noise: str | None = None  # a kind of noise (spam, phishing, newsletter, notification, thanks, not_a_request)
     sender: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
@@ -86,6 +88,8 @@ def _filtered(
         query = query.where(ProcessingResultRow.status == filters.status.value)
     if filters.action:
         query = query.where(ProcessingResultRow.action == filters.action.value)
+    if filters.noise:
+        query = query.where(ProcessingResultRow.noise == filters.noise.lower())
     if filters.sender:
         query = query.where(func.lower(EmailRow.sender).contains(filters.sender.lower(), autoescape=True))
     if filters.received_from:
@@ -110,6 +114,7 @@ def _summary(email: EmailRow, result: ProcessingResultRow) -> EmailSummary:
         shadow=result.shadow,
         would_have=would_have(result),
         assigned_to=result.assigned_to,
+        noise=result.noise,
     )
 
 
@@ -181,6 +186,8 @@ async def _classification(session: AsyncSession, email_id: int) -> dict[str, Any
         "prompt_tokens",
         "completion_tokens",
         "unrecognized",
+        "request_confidence",
+        "noise",
         "created_at",
     )
     return {name: getattr(row, name) for name in fields}
@@ -190,6 +197,7 @@ def _processing(result: ProcessingResultRow) -> dict[str, Any]:
     fields = (
         "status",
         "action",
+        "noise",
         "reason",
         "category",
         "confidence",

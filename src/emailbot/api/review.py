@@ -12,6 +12,7 @@ from emailbot.api.deps import RuntimeDep, SessionDep
 from emailbot.api.errors import ApiError
 from emailbot.auth.keys import Principal
 from emailbot.review import actions
+from emailbot.review.noise import pull_back
 from emailbot.review.queue import review_queue
 
 router = APIRouter(tags=["review"])
@@ -74,6 +75,12 @@ async def reject(email_id: int, body: Rejection, runtime: RuntimeDep, request: R
 async def correct(email_id: int, body: Correction, runtime: RuntimeDep, request: Request) -> dict[str, Any]:
     """Correct (or confirm) the email's category; the correction is feedback the next training uses."""
     return await _run(actions.correct_category(runtime, email_id, body.category, actor(request)))
+
+
+@router.post("/emails/{email_id}/not-noise")
+async def not_noise(email_id: int, runtime: RuntimeDep, request: Request) -> dict[str, Any]:
+    """Pull back an email left alone as noise (NO_ACTION): it goes to human review, and counts as feedback."""
+    return await _run(pull_back(runtime, email_id, actor(request)))
 
 
 @router.post("/emails/{email_id}/reviewed")

@@ -44,6 +44,7 @@ class Example:
     text: str
     category: str
     urgency: str | None = None
+    kind: str | None = None  # background examples: the kind of noise (spam, newsletter, thanks, ...)
     # Where the example came from (line or item number) and its id column: for per-example output only, so two
     # examples with the same text and label are still equal.
     row: int = field(default=0, compare=False)
@@ -253,12 +254,13 @@ def _example(row: dict[str, Any], columns: Columns, number: int) -> Example:
         text = _field(row, "text").strip() or compose_text(_field(row, "subject"), _field(row, "body"))
     if not text:
         raise RowError(f"no text (empty {columns.describe()})")
-    urgency = row.get("urgency")
+    urgency, kind = row.get("urgency"), row.get("kind")
     ident = row.get(columns.ident)
     return Example(
         text=text,
         category=label.strip(),
         urgency=urgency if isinstance(urgency, str) else None,
+        kind=kind.strip().lower() if isinstance(kind, str) and kind.strip() else None,
         row=number,
         ident=str(ident) if isinstance(ident, str | int) and str(ident).strip() else None,
     )

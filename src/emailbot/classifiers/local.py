@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from emailbot.classifiers.enrich import detect_language, email_text, enrich
-from emailbot.classifiers.model import FloatArray, TrainedModel, describe
+from emailbot.classifiers.model import GENERIC_NOISE, FloatArray, TrainedModel, describe, given_request
 from emailbot.classifiers.model_store import IncompatibleModelError, ModelNotFoundError, ModelStore
 from emailbot.classifiers.training import (
     STARTER_BACKGROUND,
@@ -27,6 +27,7 @@ from emailbot.domain import Classification, Email
 
 log = logging.getLogger(__name__)
 
+NOISE_KIND_BELOW = 0.5  # a noise kind is named only when the email looks more like noise than like a request
 THREAD_FROM_EMAILS = 32  # smaller batches take a few ms: a thread hop would cost more than it frees the loop
 
 
@@ -84,8 +85,8 @@ class LocalClassifier:
         start = time.perf_counter()
         texts = [email_text(email) for email in emails]
         matrix = self.model.features.transform(texts)
-        probabilities = self.model.probabilities_of(matrix)
-        drafts = [self._draft(email, matrix, row, probabilities[row]) for row, email in enumerate(emails)]
+        categories, noise = self.model.split(self.model.all_probabilities_of(matrix))
+        drafts = [self._draft(email, matrix, row, categories[row], noise[row]) for row, email in enumerate(emails)]
         latency_ms = (time.perf_counter() - start) * 1000 / len(emails)
         return [_with_latency(draft, latency_ms) for draft in drafts]
 
@@ -94,8 +95,10 @@ class LocalClassifier:
             return await asyncio.to_thread(self.classify_batch, emails)
         return self.classify_batch(emails)
 
-    def _draft(self, email: Email, matrix: Any, row: int, probabilities: FloatArray) -> Classification:
+    def _draft(self, email: Email, matrix: Any, row: int, categories: FloatArray, noise: FloatArray) -> Classification:
+        probabilities = given_request(categories[None, :], noise[None, :])[0]
         best = int(np.argmax(probabilities))
+        request = request_confidence(categories, noise)
         category = self.model.categories[best]
         terms = self.model.top_terms(matrix, row, best)
         extra = enrich(email, category)
@@ -111,8 +114,27 @@ class LocalClassifier:
             estimated_effort=extra.estimated_effort,
             language=extra.language,
             summary=extra.summary,
-            unrecognized=round(max(0.0, 1.0 - float(probabilities.sum())) * 100, 1),
+            unrecognized=round(max(0.0, 1.0 - float(categories.sum())) * 100, 1),
+            request_confidence=round(request * 100, 1),
+            noise=self._noise_kind(noise) if request < NOISE_KIND_BELOW else "",
         )
+
+    def _noise_kind(self, noise: FloatArray) -> str:
+        if not len(noise):
+            return GENERIC_NOISE
+        return self.model.noise_kinds[int(np.argmax(noise))]
+
+
+def request_confidence(categories: FloatArray, noise: FloatArray) -> float:
+    """0-1: how much of the probability mass on what the model knows lies on the categories, not on noise.
+
+    The null's share (text unlike anything seen) is left out on purpose: unfamiliar wording is no evidence that
+    an email asks nothing (a new kind of request looks unfamiliar too); that it looks like known noise is.
+    """
+    known = float(categories.sum()) + float(noise.sum())
+    if known <= 0:
+        return 1.0
+    return float(categories.sum()) / known
 
 
 def _with_latency(classification: Classification, latency_ms: float) -> Classification:

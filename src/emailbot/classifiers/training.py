@@ -19,14 +19,17 @@ from emailbot.classifiers.datafiles import (
     read_examples,
 )
 from emailbot.classifiers.model import (
-    BACKGROUND,
     DEFAULT_CALIBRATION,
     DEFAULT_NULL_MARGIN,
+    GENERIC_NOISE,
+    HIDDEN_PREFIX,
     Calibration,
     TrainedModel,
     build_classifier,
     build_features,
+    noise_class,
 )
+from emailbot.domain import NOISE_KINDS
 
 __all__ = ["Columns", "DataError", "Example", "load_examples", "load_starter", "read_examples"]
 
@@ -63,8 +66,9 @@ def load_source(source: str) -> list[Example]:
 def check_trainable(examples: Sequence[Example], folds: int) -> int:
     """The number of calibration folds to use; every category needs two examples at least (one to hold out)."""
     counts = Counter(example.category for example in examples)
-    if BACKGROUND in counts:
-        raise DataError(f"{BACKGROUND!r} is reserved for background examples; rename that category")
+    reserved = sorted(category for category in counts if category.startswith(HIDDEN_PREFIX))
+    if reserved:
+        raise DataError(f"names starting with {HIDDEN_PREFIX!r} are reserved for background examples: {reserved}")
     if len(counts) < 2:
         raise DataError(f"training needs at least two categories; got {sorted(counts) or 'none'}")
     rare = sorted(category for category, count in counts.items() if count < 2)
@@ -94,9 +98,10 @@ def train(
     if folds is None:
         folds = LARGE_FOLDS if len(examples) >= LARGE else DEFAULT_FOLDS
     folds = check_trainable(examples, folds)
-    rows = [*examples, *(Example(e.text, BACKGROUND) for e in background)]
+    hidden = background_labels(background, folds)
+    rows = [*examples, *(Example(e.text, label) for e, label in zip(background, hidden, strict=True))]
     if background:
-        folds = max(2, min(folds, len(background)))
+        folds = max(2, min(folds, *Counter(hidden).values()))
     features = build_features()
     matrix = features.fit_transform([row.text for row in rows])
     classifier = build_classifier(calibration, folds)
@@ -112,6 +117,21 @@ def train(
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         background_source=background_source if background else "",
     )
+
+
+def background_labels(background: Sequence[Example], folds: int) -> list[str]:
+    """One hidden class per kind of noise; a kind unknown, unnamed or too rare to calibrate joins not_a_request.
+
+    An operator's background file may name the kind in `kind` or, lacking it, in `category`.
+    """
+    kinds = [_kind(example) for example in background]
+    counts = Counter(kinds)
+    return [noise_class(kind if counts[kind] >= folds else GENERIC_NOISE) for kind in kinds]
+
+
+def _kind(example: Example) -> str:
+    kind = (example.kind or example.category).strip().lower()
+    return kind if kind in NOISE_KINDS else GENERIC_NOISE
 
 
 def timed_train(examples: Sequence[Example], **options: Any) -> tuple[TrainedModel, float]:

@@ -38,6 +38,7 @@ class Mailbox(Protocol):
         """Save a draft reply for a person to check; returns a reference to the draft."""
         ...
 
-    async def mark_handled(self, source_id: str, category: str, *, flagged: bool) -> None:
-        """Mark read and categorized (flagged for a person when asked), so fetch_new stops returning it."""
+    async def mark_handled(self, source_id: str, category: str, *, flagged: bool, move_to: str | None = None) -> None:
+        """Mark read and categorized (flagged for a person when asked), so fetch_new stops returning it;
+        `move_to` (a folder) moves it there, as for noise with EMAILBOT_NOISE_FOLDER."""
         ...

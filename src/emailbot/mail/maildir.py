@@ -126,8 +126,9 @@ class MaildirMailbox:
         """The common case, a delivery agent's plain file name in new/: one rename, no listing."""
         return _rename_if_present(self.root / "new" / key, self.root / "cur" / _cur_name(key, ""))
 
-    async def mark_handled(self, source_id: str, category: str, *, flagged: bool) -> None:
-        """Add flag S (and F when `flagged`) to the message, moving it to cur/ when it is still in new/.
+    async def mark_handled(self, source_id: str, category: str, *, flagged: bool, move_to: str | None = None) -> None:
+        """Add flag S (and F when `flagged`) to the message, moving it to cur/ when it is still in new/, or to the
+        Maildir++ folder `.<move_to>/cur/` when `move_to` is given.
 
         Flags are only ever added, so a flag a person set is kept and a repeated call changes nothing.
         `category` is not written: Maildir has no standard place for it (keywords are a Dovecot extension
@@ -142,6 +143,8 @@ class MaildirMailbox:
             return
         flags = "".join(sorted(set(_flags_of(current.name)) | set(wanted)))
         target = self.root / "cur" / _cur_name(key, flags)
+        if move_to:
+            target = _subfolder(self.root, move_to) / "cur" / _cur_name(key, flags)
         if current != target:
             _rename_if_present(current, target)
 
@@ -320,3 +323,16 @@ def _rename_if_present(source: Path, target: Path) -> bool:
 def _names_in(folder: Path) -> set[str]:
     """The message names (without flags) in new/ and cur/ of `folder`."""
     return {_key_of(entry) for sub in ("new", "cur") for entry in os.listdir(folder / sub)}
+
+
+_FOLDER_NAME = re.compile(r"^[\w][\w .-]{0,99}$")
+
+
+def _subfolder(root: Path, name: str) -> Path:
+    """The Maildir++ folder `.<name>` (created when missing); a name that could leave the Maildir is refused."""
+    if not _FOLDER_NAME.match(name) or ".." in name:
+        raise MailboxError(f"invalid folder name {name!r} (letters, digits, space, '.', '_', '-')", permanent=True)
+    folder = root / f".{name}"
+    for sub in ("tmp", "new", "cur"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return folder

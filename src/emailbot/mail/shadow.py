@@ -44,7 +44,7 @@ class ShadowMailbox:
     async def save_draft(self, source_id: str, draft: OutgoingMessage, key: str) -> str:
         raise MailboxError("shadow mode: drafts are not saved", permanent=True)
 
-    async def mark_handled(self, source_id: str, category: str, *, flagged: bool) -> None:
+    async def mark_handled(self, source_id: str, category: str, *, flagged: bool, move_to: str | None = None) -> None:
         raise MailboxError("shadow mode: messages are not marked", permanent=True)
 
     def __getattr__(self, name: str) -> object:

@@ -21,6 +21,7 @@ from emailbot.pipeline.templates import ReplyContext, ReplyTemplates
 from emailbot.taxonomy import Taxonomy
 
 ESCALATION_PREFIX = "IT-ESCALATION"
+NOISE_CATEGORY = "NOISE"  # the mailbox category of mail left alone (EmailBot/NOISE), whatever the classifier said
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class Planner:
         base_url: str = "",
         written_auto_send: frozenset[str] = frozenset(),
         mailbox_address: str = "",
+        noise_folder: str | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.templates = templates
@@ -82,6 +84,7 @@ class Planner:
         # Categories whose model-written text may be sent without a person (EMAILBOT_LLM_AUTO_SEND_CATEGORIES).
         self.written_auto_send = written_auto_send
         self.mailbox_address = mailbox_address
+        self.noise_folder = noise_folder  # where NO_ACTION mail is moved (EMAILBOT_NOISE_FOLDER); None: left in place
 
     def wants_written_reply(self, classification: Classification, decision: Decision) -> bool:
         """Would a model-written text be used for this decision? Drafts yes; auto-replies only where allowed.
@@ -116,6 +119,9 @@ class Planner:
     ) -> Plan:
         """The side effects of `decision`. `written` (a model's text) is used only where `wants_written_reply`
         allows it; the recipients are always the parsed Reply-To or sender, whatever any text says."""
+        if decision.action == Action.NO_ACTION:
+            move = {"move_to": self.noise_folder} if self.noise_folder else {}
+            return Plan((Effect("mark", f"mark:{email_id}", {"category": NOISE_CATEGORY, "flagged": False, **move}),))
         category = classification.category
         flagged = decision.action in (Action.HUMAN_REVIEW, Action.ESCALATE, Action.SUGGEST_RESPONSE)
         mark = Effect("mark", f"mark:{email_id}", {"category": category, "flagged": flagged})
@@ -250,7 +256,12 @@ class EffectRunner:
             return await self.mailbox.save_draft(source_id, outgoing_from_payload(effect.payload), effect.key)
         if effect.kind == "mark":
             flagged = bool(effect.payload["flagged"])
-            await self.mailbox.mark_handled(source_id, str(effect.payload["category"]), flagged=flagged)
+            move_to = effect.payload.get("move_to")
+            category = str(effect.payload["category"])
+            if move_to:
+                await self.mailbox.mark_handled(source_id, category, flagged=flagged, move_to=str(move_to))
+            else:
+                await self.mailbox.mark_handled(source_id, category, flagged=flagged)
             return "marked"
         if effect.kind == "notify":
             return await self._notify(effect)

@@ -36,6 +36,7 @@ from emailbot.pipeline.text import (
     normalize_text,
     one_line,
 )
+from emailbot.pipeline.verdict import server_verdict
 
 MAX_PARTS = 500
 MAX_DEPTH = 30
@@ -279,13 +280,17 @@ def _loop_signals(headers: _Headers) -> LoopSignals:
     - X-Auto-Response-Suppress is deliberately ignored: it asks *us* not to auto-reply (Exchange puts it on
       ordinary mail), it does not say the message itself is automatic.
     - Return-Path <> is the null sender of bounces and auto-replies (RFC 5321 section 4.5.5).
+    - Spam and phishing verdicts of the receiving servers: see `emailbot.pipeline.verdict`.
     """
+    verdict, evidence = server_verdict(headers.line)
     return LoopSignals(
         auto_submitted=headers.line("auto-submitted") or None,
         precedence=headers.line("precedence") or None,
         list_id=headers.line("list-id") or headers.line("list-unsubscribe") or None,
         x_autoreply=any(headers.line(name).lower() not in _NEGATIVE for name in ("x-autoreply", "x-autorespond")),
         empty_return_path="return-path" in headers and "".join(headers.raw("return-path").split()) == "<>",
+        server_verdict=verdict,
+        verdict_evidence=evidence,
     )
 
 

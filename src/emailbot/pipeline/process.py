@@ -51,6 +51,8 @@ class EngineConfig:
     max_auto_replies_per_conversation: int = 1
     shadow: bool = False  # decide and record everything, carry nothing out (EMAILBOT_MODE=shadow)
     autonomy: AutonomySource | None = None  # None: every category may auto-send (EMAILBOT_AUTONOMY=always)
+    noise_threshold: float = 30.0
+    escalation_min_confidence: float | None = None
 
 
 @dataclass
@@ -269,6 +271,8 @@ class Processor:
             active_escalation_id=active_escalation_id,
             max_auto_replies_per_conversation=self.config.max_auto_replies_per_conversation,
             autonomy=autonomy,
+            noise_threshold=self.config.noise_threshold,
+            escalation_min_confidence=self.config.escalation_min_confidence,
         )
 
     async def _plan(
@@ -300,6 +304,7 @@ class Processor:
             "status": _acting_status(decision).value,
             "action": decision.action.value,
             "reason": decision.reason,
+            "noise": decision.noise,
             "response_text": plan.response_text,
             "escalation_id": escalation_id,
             "draft_tokens": written.tokens if written else 0,

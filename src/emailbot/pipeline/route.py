@@ -6,8 +6,14 @@ Order matters and is the contract operators rely on:
 2b. a follow-up in a thread with an active escalation joins that escalation;
 2c. conversations: a reply after EmailBot's automatic answer, or in a conversation a person handles, goes to a
     person (that person's queue); a "thanks, that worked" reply is left to the noise rule, which closes it;
-3. policy: category ESCALATION or urgency CRITICAL escalates;
-4. confidence thresholds;
+2d. noise: mail that asks nothing of the desk (a server's spam verdict, or the classifier's low confidence that
+    it is a request at all, lower still to count for bulk and automatic mail) gets NO_ACTION: recorded, left
+    alone, never answered or escalated;
+3. policy: category ESCALATION or urgency CRITICAL escalates, but only with evidence that the email is a real
+   request (classification confidence at least `RoutingContext.evidence_floor`, request confidence at least that
+   and at least 50), and never for bulk or list mail; without
+   it a person reviews it, because a chat pulls people in for what may be junk the model has never seen;
+4. confidence thresholds; a low-confidence escalation without that evidence becomes a review too;
 5. loop guards, so that no rule, policy or score can make EmailBot reply to a machine, a list, itself, or
    the same sender too often: such a reply becomes a human review instead. A low-confidence escalation of such
    mail becomes a review too; an escalation by rule or policy (an outage alert from a monitor) stands;
@@ -25,6 +31,7 @@ from emailbot.domain import Action, Classification, Decision, Email, Rule, RuleA
 
 ESCALATION_CATEGORY = "ESCALATION"
 UNRECOGNIZED_REVIEW = 50.0
+REQUEST_EVIDENCE = 50.0  # a chat needs an email more likely a request than not, whatever the evidence floor
 REPLYING_ACTIONS = frozenset({Action.AUTO_HANDLE, Action.SUGGEST_RESPONSE})
 _NO_REPLY_LOCAL_PART = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer[-_.]daemon|postmaster|bounces?|notifications?)([-+_.].*)?$"
@@ -62,6 +69,15 @@ class RoutingContext:
     max_auto_replies_per_conversation: int = 1
     is_thanks: bool = False  # the email only says thanks (the noise classifier's verdict): no person needed
     autonomy: AutonomyGate | None = None  # None: every category may auto-send (EMAILBOT_AUTONOMY=always)
+    # Below this request confidence (0-100) an email is noise: NO_ACTION. 0 turns the model's part off.
+    noise_threshold: float = 30.0
+    # Policy escalation needs confidence and request confidence >= this; None: the review threshold.
+    escalation_min_confidence: float | None = None
+
+    @property
+    def evidence_floor(self) -> float:
+        floor = self.escalation_min_confidence
+        return self.thresholds.review if floor is None else floor
 
 
 def route(email: Email, classification: Classification, context: RoutingContext) -> Decision:
@@ -70,12 +86,15 @@ def route(email: Email, classification: Classification, context: RoutingContext)
     decision = (
         _by_rule(email, classification, context.rules)
         or _follow_up(email, context)
-        or conversation_rule(context)
-        or _by_policy(classification)
+        or conversation_rule(context, thanks=_is_thanks(email, classification, context))
+        or noise(email, classification, context)
+        or _by_policy(email, classification, context)
     )
+    if decision is not None and decision.action == Action.NO_ACTION:
+        return decision
     unsure = decision is None
     if decision is None:
-        decision = _by_confidence(classification, context.thresholds)
+        decision = _without_evidence(classification, context, _by_confidence(classification, context.thresholds))
     if decision.action == Action.AUTO_HANDLE and classification.category in context.no_auto_reply_categories:
         decision = Decision(Action.SUGGEST_RESPONSE, f"{decision.reason}; category never auto-replies")
     if decision.action == Action.AUTO_HANDLE and _conversation_has_its_answers(context):
@@ -169,7 +188,7 @@ def _follow_up(email: Email, context: RoutingContext) -> Decision | None:
     return Decision(Action.ESCALATE, f"follow-up in escalation {escalation_id}")
 
 
-def conversation_rule(context: RoutingContext) -> Decision | None:
+def conversation_rule(context: RoutingContext, *, thanks: bool = False) -> Decision | None:
     """A conversation that already has a person or an automatic answer gets a person, not another answer.
 
     A sender writing back after the automatic answer ("restarting did not help") means the answer did not
@@ -177,7 +196,7 @@ def conversation_rule(context: RoutingContext) -> Decision | None:
     answered stays with that person. A plain "thanks" is the exception: nobody needs to read it.
     """
     facts = context.conversation
-    if context.is_thanks:
+    if thanks or context.is_thanks:
         return None
     if facts.handled_by:
         return Decision(
@@ -195,12 +214,88 @@ def _conversation_has_its_answers(context: RoutingContext) -> bool:
     return context.conversation.auto_replies >= context.max_auto_replies_per_conversation
 
 
-def _by_policy(classification: Classification) -> Decision | None:
-    if classification.category == ESCALATION_CATEGORY:
-        return Decision(Action.ESCALATE, "policy: category ESCALATION")
-    if classification.urgency == Urgency.CRITICAL:
-        return Decision(Action.ESCALATE, "policy: urgency CRITICAL")
+def _is_thanks(email: Email, classification: Classification, context: RoutingContext) -> bool:
+    """A "thanks, that worked" that the noise rule leaves alone: it closes the conversation, nobody reads it."""
+    if context.is_thanks:
+        return True
+    left_alone = noise(email, classification, context)
+    return left_alone is not None and left_alone.noise == "thanks"
+
+
+def noise(email: Email, classification: Classification, context: RoutingContext) -> Decision | None:
+    """NO_ACTION for mail that asks nothing of the desk, with the kind of noise first in the reason.
+
+    A server's spam or phishing verdict decides alone. Otherwise the classifier's request confidence does: below
+    `noise_threshold`, or below the suggest threshold for bulk, list and automatic mail (a newsletter or an
+    out-of-office that happens to mention a printer is still not a request). The kind travels on the decision
+    (`Decision.noise`, stored with the result): a conversation rule can close a thread on a "thanks" reply.
+    """
+    kind = noise_kind(email, classification)
+    if email.loop.server_verdict:
+        return Decision(Action.NO_ACTION, f"noise: {kind} ({email.loop.verdict_evidence})", noise=kind)
+    request = classification.request_confidence
+    if request < context.noise_threshold:
+        return Decision(Action.NO_ACTION, f"noise: {kind} (request confidence {request:.0f})", noise=kind)
+    machine = email.loop.is_bulk or email.loop.is_auto_reply
+    if machine and context.noise_threshold > 0 and request < context.thresholds.suggest:
+        reason = f"noise: {kind} (machine-sent, request confidence {request:.0f})"
+        return Decision(Action.NO_ACTION, reason, noise=kind)
     return None
+
+
+def noise_kind(email: Email, classification: Classification) -> str:
+    """The kind of noise: a server's verdict, else the classifier's kind, else what the headers say."""
+    if email.loop.server_verdict:
+        return email.loop.server_verdict
+    if classification.noise:
+        return classification.noise
+    if email.loop.is_bulk:
+        return "newsletter"
+    return "notification" if email.loop.is_auto_reply else "not_a_request"
+
+
+def has_request_evidence(email: Email, classification: Classification, context: RoutingContext) -> bool:
+    """Is the classifier sure enough of this email, and that it is a request at all, to pull people in?
+
+    Bulk and list mail never is: it was written to many readers, not to the desk (a monitor's alert is
+    Auto-Submitted, not bulk, and still escalates; an operator's rule can escalate a list on purpose).
+    """
+    floor = context.evidence_floor
+    confident = classification.confidence >= floor and classification.request_confidence >= _request_floor(context)
+    return confident and not email.loop.is_bulk
+
+
+def _request_floor(context: RoutingContext) -> float:
+    """The request confidence a chat needs: the evidence floor, and in any case more likely a request than not."""
+    return max(context.evidence_floor, REQUEST_EVIDENCE)
+
+
+def _by_policy(email: Email, classification: Classification, context: RoutingContext) -> Decision | None:
+    if classification.category == ESCALATION_CATEGORY:
+        reason = "policy: category ESCALATION"
+    elif classification.urgency == Urgency.CRITICAL:
+        reason = "policy: urgency CRITICAL"
+    else:
+        return None
+    if has_request_evidence(email, classification, context):
+        return Decision(Action.ESCALATE, reason)
+    if email.loop.is_bulk:
+        return Decision(Action.HUMAN_REVIEW, f"{reason}, but bulk or list mail: review instead of a chat")
+    return Decision(Action.HUMAN_REVIEW, f"{reason}, {_weak_evidence(classification)}")
+
+
+def _without_evidence(classification: Classification, context: RoutingContext, decision: Decision) -> Decision:
+    """A confidence-based escalation of an email that may not be a request at all goes to a person instead."""
+    if decision.action != Action.ESCALATE or classification.request_confidence >= _request_floor(context):
+        return decision
+    return Decision(Action.HUMAN_REVIEW, f"{decision.reason}, {_weak_evidence(classification)}")
+
+
+def _weak_evidence(classification: Classification) -> str:
+    return (
+        f"but not confidently a request (confidence {classification.confidence:.0f}, "
+        f"request confidence {classification.request_confidence:.0f}): review instead of a chat"
+    )
 
 
 def _by_confidence(classification: Classification, thresholds: Thresholds) -> Decision:

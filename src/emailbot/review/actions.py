@@ -264,6 +264,7 @@ async def reprocess(runtime: Runtime, email_id: int, actor: str) -> Outcome:
             .values(
                 status=Status.RECEIVED.value,
                 action=None,
+                noise="",
                 reason=None,
                 response_text=None,
                 escalation_id=None,

@@ -12,6 +12,7 @@ class FeedbackKind(StrEnum):
     DRAFT_EDITED = "draft_edited"
     DRAFT_REJECTED = "draft_rejected"
     REPLY_WRITTEN = "reply_written"
+    NOT_NOISE = "not_noise"  # mail EmailBot left alone as noise was pulled back for a person: a missed request
 
 
 # Feedback that takes an email out of the review queue (a correction alone leaves it there: it still needs an answer).

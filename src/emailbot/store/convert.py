@@ -99,6 +99,8 @@ def classification_from_row(row: ClassificationRow) -> Classification:
         prompt_version=row.prompt_version,
         raw_confidence=row.raw_confidence,
         cost=row.cost,
+        request_confidence=row.request_confidence,
+        noise=row.noise,
     )
 
 

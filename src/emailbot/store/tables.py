@@ -142,6 +142,7 @@ class ProcessingResultRow(Base):
     status: Mapped[str] = mapped_column(String(20), default="received")
     action: Mapped[str | None] = mapped_column(String(30))
     reason: Mapped[str | None] = mapped_column(Text)
+    noise: Mapped[str] = mapped_column(String(20), default="")  # NO_ACTION: the kind of noise
     category: Mapped[str | None] = mapped_column(String(100))
     confidence: Mapped[float | None] = mapped_column(Float)
     response_sent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -187,6 +188,8 @@ class ClassificationRow(Base):
     prompt_version: Mapped[str] = mapped_column(String(50), default="")
     raw_confidence: Mapped[float | None] = mapped_column(Float)
     cost: Mapped[float] = mapped_column(Float, default=0)
+    request_confidence: Mapped[float] = mapped_column(Float, default=100)
+    noise: Mapped[str] = mapped_column(String(20), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

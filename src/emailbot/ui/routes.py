@@ -16,10 +16,11 @@ from emailbot.api.errors import ApiError
 from emailbot.auth import audit
 from emailbot.auth.keys import KeyProblem, Role, authenticate, prefix_of
 from emailbot.auth.sessions import COOKIE_NAME, close_session, open_session
-from emailbot.domain import Action
+from emailbot.domain import NOISE_KINDS, Action
 from emailbot.ops.health import detailed_health
 from emailbot.ops.validation import validate_configuration
 from emailbot.review import actions
+from emailbot.review.noise import pull_back
 from emailbot.review.queue import review_queue
 from emailbot.store.stats import processing_stats
 from emailbot.ui import admin_routes, autonomy_routes, charts, data
@@ -178,17 +179,41 @@ async def email_list(
     action_filter: Annotated[Action | None, Query(alias="action")] = None,
     category: str = "",
     sender: str = "",
+    noise: str = "",
 ) -> Response:
+    filters = email_api.EmailFilters(
+        action=action_filter, category=category or None, sender=sender or None, noise=noise or None
+    )
+    return await _listing(request, filters, page_number, "Emails")
+
+
+@router.get("/noise")
+async def noise_list(
+    request: Request, page_number: Annotated[int, Query(alias="page", ge=1)] = 1, noise: str = ""
+) -> Response:
+    """Mail left alone as noise (NO_ACTION), newest first: the place to spot a request EmailBot ignored."""
+    filters = email_api.EmailFilters(action=Action.NO_ACTION, noise=noise or None)
+    return await _listing(request, filters, page_number, "Noise")
+
+
+async def _listing(request: Request, filters: email_api.EmailFilters, page_number: int, heading: str) -> Response:
     current = await page(request)
-    filters = email_api.EmailFilters(action=action_filter, category=category or None, sender=sender or None)
     async with current.runtime.db.transaction() as session:
         listing = await email_api.list_emails(session, filters, page_number, 50)
+    chosen = {
+        "action": filters.action.value if filters.action else "",
+        "category": filters.category or "",
+        "sender": filters.sender or "",
+        "noise": filters.noise or "",
+    }
     return current.render(
         "emails.html",
         listing=listing,
+        heading=heading,
         actions=list(Action),
         categories=current.runtime.taxonomy.names,
-        chosen={"action": action_filter.value if action_filter else "", "category": category, "sender": sender},
+        noise_kinds=NOISE_KINDS,
+        chosen=chosen,
     )
 
 
@@ -217,6 +242,7 @@ async def email_action(request: Request, email_id: int, verb: str) -> Response:
         "category": lambda: actions.correct_category(runtime, email_id, form.get("category", ""), who),
         "reviewed": lambda: actions.confirm(runtime, email_id, who),
         "reprocess": lambda: actions.reprocess(runtime, email_id, who),
+        "not-noise": lambda: pull_back(runtime, email_id, who),
     }
     if verb not in handlers:
         return current.render("message.html", 404, title="Not found", message="No such action.")

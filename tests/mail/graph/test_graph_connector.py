@@ -307,6 +307,27 @@ async def test_handled_mail_is_moved_after_it_is_marked(
     assert calls["POST /$batch"] == 3  # PATCH and move share one batch (dependsOn); the repeat first reads categories
 
 
+async def test_noise_goes_to_its_own_folder_and_other_mail_to_the_configured_one(
+    m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str, trained_model_dir: Path
+) -> None:
+    spam_id = m365_sandbox.deliver_email(subject="Winner")
+    request_id = m365_sandbox.deliver_email(subject="Printer")
+    settings = sandbox_settings(
+        m365_sandbox, tmp_path, database_url, model_dir=trained_model_dir, graph_move_to="archive"
+    )
+    runtime = build_runtime(settings)
+    try:
+        await runtime.engine.poll_once()
+        box = m365_sandbox.mailbox
+        await runtime.mailbox.mark_handled(f"{box}:{spam_id}", "NOISE", flagged=False, move_to="junkemail")
+        await runtime.mailbox.mark_handled(f"{box}:{request_id}", "SUPPORT", flagged=False)
+    finally:
+        await runtime.close()
+    [junk] = m365_sandbox.state.messages_in("junkemail")
+    assert (junk.immutable_id, junk.categories, junk.is_read) == (spam_id, ["EmailBot/NOISE"], True)
+    assert [m.immutable_id for m in m365_sandbox.state.messages_in("archive")] == [request_id]
+
+
 async def test_certificate_and_key_in_separate_files(
     m365_sandbox: M365Sandbox, tmp_path: Path, database_url: str, trained_model_dir: Path
 ) -> None:

@@ -33,6 +33,7 @@ from emailbot.classifiers.llm.redaction import Redaction, redact
 from emailbot.classifiers.llm.schema import InvalidAnswer, LLMAnswer, answer_schema, parse_answer
 from emailbot.classifiers.llm.tokens import classification_body, estimate_tokens
 from emailbot.classifiers.local import LocalClassifier
+from emailbot.classifiers.model import GENERIC_NOISE
 from emailbot.domain import Classification, Email
 from emailbot.ops.alerts import Alert, AlertSink
 
@@ -122,11 +123,22 @@ class LLMClassifier:
         return self.finish(email, local, outcome, raw, self.calibrator(raw), self.name)
 
     def finish(
-        self, email: Email, local: Classification, outcome: Outcome, raw: float, calibrated: float, name: str
+        self,
+        email: Email,
+        local: Classification,
+        outcome: Outcome,
+        raw: float,
+        calibrated: float,
+        name: str,
+        *,
+        request: float | None = None,
     ) -> Classification:
+        """The Classification of an LLM answer; `request` (0-100) overrides the model's own request confidence
+        (the hybrid pools it with the local model's)."""
         answer = outcome.answer
         assert answer is not None
         confidence, reasoning = calibrated * 100, answer.reasoning
+        request = float(answer.request_confidence) if request is None else request
         signals = injection_signals(email)
         if signals:
             confidence = min(confidence, SUSPECT_CONFIDENCE_CAP)
@@ -150,6 +162,8 @@ class LLMClassifier:
             prompt_version=PROMPT_VERSION,
             raw_confidence=round(raw * 100, 2),
             cost=outcome.cost,
+            request_confidence=round(request, 1),
+            noise=noise_kind(request, answer.noise_kind, local.noise),
         )
 
     async def _outcome(self, email: Email) -> Outcome:
@@ -248,6 +262,16 @@ class LLMClassifier:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+NOISE_KIND_BELOW = 50.0  # request confidence (0-100) under which an email is named a kind of noise
+
+
+def noise_kind(request: float, llm_kind: str, local_kind: str) -> str:
+    """A kind of noise only for an email that looks more like noise than a request: the LLM's, else the local's."""
+    if request >= NOISE_KIND_BELOW:
+        return ""
+    return llm_kind or local_kind or GENERIC_NOISE
 
 
 def fallback(local: Classification, outcome: Outcome) -> Classification:

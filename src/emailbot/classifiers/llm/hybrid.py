@@ -1,5 +1,7 @@
 """Hybrid: the LLM decides the category, the local model's opinion of that category moves the confidence.
 
+The request confidence (is this a request to the desk at all?) is pooled the same way, with the same weight.
+
 The two models fail differently (the LLM on odd prompts and injected text, the local model on unseen wording), so
 agreement is evidence. The raw score is a linear opinion pool, w·P_llm(c) + (1-w)·P_local(c) for the LLM's category
 c (w = EMAILBOT_LLM_HYBRID_WEIGHT, 0.7): agreement keeps it high, disagreement pulls it down towards review. A
@@ -45,8 +47,17 @@ class HybridClassifier:
                 continue
             llm_raw = outcome.probability if outcome.probability is not None else outcome.answer.confidence / 100
             raw = self.weight * llm_raw + (1 - self.weight) * probabilities.get(outcome.answer.category, 0.0)
-            results.append(self.llm.finish(email, local_result, outcome, raw, self.calibrator(raw), self.name))
+            request = self.pooled_request(outcome.answer.request_confidence, local_result.request_confidence)
+            finished = self.llm.finish(
+                email, local_result, outcome, raw, self.calibrator(raw), self.name, request=request
+            )
+            results.append(finished)
         return results
+
+    def pooled_request(self, llm_request: float, local_request: float) -> float:
+        """Request confidence (0-100) pooled like the category's: the two models' mistakes differ (the LLM can be
+        talked into anything by the email's text, the local model is unsure of wording it never saw)."""
+        return self.weight * llm_request + (1 - self.weight) * local_request
 
     def local_probabilities(self, emails: Sequence[Email]) -> list[dict[str, float]]:
         """The local model's probability of every category, per email (one batch call)."""

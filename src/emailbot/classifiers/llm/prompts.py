@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-PROMPT_VERSION = "2026-11-24.1"
+PROMPT_VERSION = "2026-12-04.1"
 EXAMPLES_PER_CATEGORY = 2
 EXAMPLE_CHARS = 240
 
@@ -97,6 +97,10 @@ def classification_system_prompt(
         "(LOW, MEDIUM, HIGH, CRITICAL: CRITICAL only for outages, security incidents or data loss), name the "
         "expertise it needs, estimate the effort (minutes, hours or days), detect its language and summarise it "
         "in one sentence.",
+        "Many emails ask nothing of the desk: spam, phishing, newsletters and marketing, automatic notifications, "
+        "a 'thanks, that worked' reply, personal or business mail not meant for the desk. Rate how sure you are "
+        "that the email is a request to the desk (request_confidence, 0-100) and, when it is not, name its kind "
+        "in noise (none for a request). Pick the nearest category all the same.",
         "",
         "Categories:",
     ]

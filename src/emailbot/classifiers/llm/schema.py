@@ -14,9 +14,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from emailbot.domain import Urgency
+from emailbot.domain import NOISE_KINDS, Urgency
 
 EFFORTS = ("minutes", "hours", "days")
+NO_NOISE = "none"
+NoiseKind = Literal["none", "spam", "phishing", "newsletter", "notification", "thanks", "not_a_request"]
 TOOL_NAME = "record_classification"
 
 
@@ -36,6 +38,14 @@ class LLMAnswer(BaseModel):
     estimated_effort: Literal["minutes", "hours", "days"]
     language: str = Field(max_length=10)
     summary: str = Field(max_length=500)
+    # Defaults only for answers cached before these fields existed; the schema asks every server for them.
+    request_confidence: int = Field(default=100, ge=0, le=100)
+    noise: NoiseKind = "none"
+
+    @property
+    def noise_kind(self) -> str:
+        """The kind of noise, '' for a request."""
+        return "" if self.noise == NO_NOISE else self.noise
 
     @field_validator("required_expertise")
     @classmethod
@@ -55,6 +65,15 @@ def answer_schema(categories: Sequence[str]) -> dict[str, Any]:
         "estimated_effort": {"type": "string", "enum": list(EFFORTS)},
         "language": {"type": "string", "description": "ISO 639-1 code of the email's language"},
         "summary": {"type": "string", "description": "one sentence"},
+        "request_confidence": {
+            "type": "integer",
+            "description": "0-100: how sure you are that the email asks something of the help desk at all",
+        },
+        "noise": {
+            "type": "string",
+            "enum": [NO_NOISE, *NOISE_KINDS],
+            "description": "what the email is when it asks nothing of the desk; none for a request",
+        },
     }
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 

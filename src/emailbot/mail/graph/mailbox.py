@@ -189,8 +189,9 @@ class GraphUserMailbox:
 
         return await self._once(message_id, key, create, draft_ok=True)
 
-    async def mark_handled(self, message_id: str, category: str, *, flagged: bool) -> None:
-        """Read, categorized `EmailBot/<category>` next to any category a person set, flagged when asked, moved."""
+    async def mark_handled(self, message_id: str, category: str, *, flagged: bool, move_to: str | None = None) -> None:
+        """Read, categorized `EmailBot/<category>` next to any category a person set, flagged when asked, moved
+        (to `move_to` when given, a folder id or well-known name such as junkemail, else the configured folder)."""
         categories = self._categories.get(message_id)
         if categories is None:  # not seen by this process (a restart): keep what a person set
             try:
@@ -204,8 +205,9 @@ class GraphUserMailbox:
         if flagged:
             change["flag"] = {"flagStatus": "flagged"}
         chain = [GraphRequest("PATCH", self._message(message_id), change)]
-        if self.move_to:
-            chain.append(GraphRequest("POST", f"{self._message(message_id)}/move", {"destinationId": self.move_to}))
+        destination = move_to or self.move_to
+        if destination:
+            chain.append(GraphRequest("POST", f"{self._message(message_id)}/move", {"destinationId": destination}))
         try:
             await self.client.batched(self.address, chain, what="mark a message handled")
         except GraphError as error:
@@ -361,9 +363,9 @@ class GraphMailboxes:
         mailbox, message_id = self._split(source_id)
         return await mailbox.save_draft(message_id, draft, key)
 
-    async def mark_handled(self, source_id: str, category: str, *, flagged: bool) -> None:
+    async def mark_handled(self, source_id: str, category: str, *, flagged: bool, move_to: str | None = None) -> None:
         mailbox, message_id = self._split(source_id)
-        await mailbox.mark_handled(message_id, category, flagged=flagged)
+        await mailbox.mark_handled(message_id, category, flagged=flagged, move_to=move_to)
 
     async def resync(self, address: str | None = None) -> None:
         for mailbox in self.mailboxes.values():
