@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from emailbot.ops.validation import FAIL, PASS, WARN, Validation
+from emailbot.validation import FAIL, PASS, WARN, Validation
 from emailbot.runtime import Runtime
 
 

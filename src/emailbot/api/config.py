@@ -10,7 +10,7 @@ from emailbot.api.deps import RuntimeDep, SessionDep
 from emailbot.api.errors import ApiError
 from emailbot.api.review import actor
 from emailbot.ops import live_settings
-from emailbot.ops.validation import validate_configuration
+from emailbot.validation import validate_configuration
 from emailbot.store.tables import utcnow
 
 router = APIRouter(prefix="/config", tags=["config"])

@@ -18,7 +18,7 @@ from emailbot.auth.keys import KeyProblem, Role, authenticate, prefix_of
 from emailbot.auth.sessions import COOKIE_NAME, close_session, open_session
 from emailbot.domain import Action
 from emailbot.ops.health import detailed_health
-from emailbot.ops.validation import validate_configuration
+from emailbot.validation import validate_configuration
 from emailbot.review import actions
 from emailbot.review.queue import review_queue
 from emailbot.store.stats import processing_stats

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from emailbot.domain import Address, OutgoingMessage
 from emailbot.mail.graph.auth import TokenProvider
 from emailbot.ops.health import detailed_health
-from emailbot.ops.validation import validate_configuration
+from emailbot.validation import validate_configuration
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.store.tables import EmailRow, SyncCursorRow
 from tests.fakes.m365 import M365Sandbox
