@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from emailbot.sandbox.mime import html_to_text, text_to_html
-from emailbot.sandbox.state import Folder, MailMessage, User, graph_time
+from emailbot.sandbox.mime import Address, html_to_text, text_to_html
+from emailbot.sandbox.state import Folder, MailMessage, User
+from emailbot.sandbox.state.tenant import graph_time
 
 # Properties Graph returns when no $select is given (internetMessageHeaders and uniqueBody only on request).
 DEFAULT_MESSAGE_PROPERTIES = (
@@ -59,66 +61,59 @@ def message_json(
 
 
 def _property(message: MailMessage, name: str, *, body_as_text: bool) -> Any:
+    read = _PROPERTIES.get(name)
+    return read(message, body_as_text) if read is not None else None
+
+
+def _unique_body(message: MailMessage, *, as_text: bool) -> dict[str, str]:
     parsed = message.parsed
-    match name:
-        case "createdDateTime":
-            return graph_time(message.created)
-        case "lastModifiedDateTime":
-            return graph_time(message.modified)
-        case "changeKey":
-            return message.change_key
-        case "categories":
-            return list(message.categories)
-        case "receivedDateTime":
-            return graph_time(message.received)
-        case "sentDateTime":
-            return graph_time(parsed.sent or message.received)
-        case "hasAttachments":
-            return parsed.has_attachments
-        case "internetMessageId":
-            return parsed.internet_message_id
-        case "subject":
-            return parsed.subject
-        case "bodyPreview":
-            return message.preview()
-        case "importance":
-            return parsed.importance
-        case "parentFolderId":
-            return message.folder_id
-        case "conversationId":
-            return message.conversation_id
-        case "conversationIndex":
-            return "AQHZ" + message.conversation_id[-20:]
-        case "isDeliveryReceiptRequested" | "isReadReceiptRequested":
-            return False
-        case "isRead":
-            return message.is_read
-        case "isDraft":
-            return message.is_draft
-        case "webLink":
-            return f"https://outlook.office365.com/owa/?ItemID={message.rest_id}&exvsurl=1&viewmodel=ReadMessageItem"
-        case "inferenceClassification":
-            return "focused"
-        case "body":
-            return _body(parsed.body_type, parsed.body, as_text=body_as_text)
-        case "uniqueBody":
-            unique = message.unique_body if message.unique_body is not None else parsed.body
-            return _body(parsed.body_type, unique, as_text=body_as_text)
-        case "sender" | "from":
-            return parsed.sender.as_graph() if parsed.sender else None
-        case "toRecipients":
-            return [a.as_graph() for a in parsed.to]
-        case "ccRecipients":
-            return [a.as_graph() for a in parsed.cc]
-        case "bccRecipients":
-            return [a.as_graph() for a in parsed.bcc]
-        case "replyTo":
-            return [a.as_graph() for a in parsed.reply_to]
-        case "flag":
-            return {"flagStatus": message.flag_status}
-        case "internetMessageHeaders":
-            return [{"name": k, "value": v} for k, v in parsed.headers]
-    return None
+    unique = message.unique_body if message.unique_body is not None else parsed.body
+    return _body(parsed.body_type, unique, as_text=as_text)
+
+
+def _web_link(message: MailMessage) -> str:
+    return f"https://outlook.office365.com/owa/?ItemID={message.rest_id}&exvsurl=1&viewmodel=ReadMessageItem"
+
+
+def _addresses(addresses: list[Address]) -> list[dict[str, Any]]:
+    return [a.as_graph() for a in addresses]
+
+
+PropertyReader = Callable[[MailMessage, bool], Any]
+"""A message property as Graph names it → its JSON value (the flag says: bodies as text, per the Prefer header)."""
+
+_PROPERTIES: dict[str, PropertyReader] = {
+    "createdDateTime": lambda m, _: graph_time(m.created),
+    "lastModifiedDateTime": lambda m, _: graph_time(m.modified),
+    "changeKey": lambda m, _: m.change_key,
+    "categories": lambda m, _: list(m.categories),
+    "receivedDateTime": lambda m, _: graph_time(m.received),
+    "sentDateTime": lambda m, _: graph_time(m.parsed.sent or m.received),
+    "hasAttachments": lambda m, _: m.parsed.has_attachments,
+    "internetMessageId": lambda m, _: m.parsed.internet_message_id,
+    "subject": lambda m, _: m.parsed.subject,
+    "bodyPreview": lambda m, _: m.preview(),
+    "importance": lambda m, _: m.parsed.importance,
+    "parentFolderId": lambda m, _: m.folder_id,
+    "conversationId": lambda m, _: m.conversation_id,
+    "conversationIndex": lambda m, _: "AQHZ" + m.conversation_id[-20:],
+    "isDeliveryReceiptRequested": lambda m, _: False,
+    "isReadReceiptRequested": lambda m, _: False,
+    "isRead": lambda m, _: m.is_read,
+    "isDraft": lambda m, _: m.is_draft,
+    "webLink": lambda m, _: _web_link(m),
+    "inferenceClassification": lambda m, _: "focused",
+    "body": lambda m, as_text: _body(m.parsed.body_type, m.parsed.body, as_text=as_text),
+    "uniqueBody": lambda m, as_text: _unique_body(m, as_text=as_text),
+    "sender": lambda m, _: m.parsed.sender.as_graph() if m.parsed.sender else None,
+    "from": lambda m, _: m.parsed.sender.as_graph() if m.parsed.sender else None,
+    "toRecipients": lambda m, _: _addresses(m.parsed.to),
+    "ccRecipients": lambda m, _: _addresses(m.parsed.cc),
+    "bccRecipients": lambda m, _: _addresses(m.parsed.bcc),
+    "replyTo": lambda m, _: _addresses(m.parsed.reply_to),
+    "flag": lambda m, _: {"flagStatus": m.flag_status},
+    "internetMessageHeaders": lambda m, _: [{"name": k, "value": v} for k, v in m.parsed.headers],
+}
 
 
 def _body(body_type: str, content: str, *, as_text: bool) -> dict[str, str]:
