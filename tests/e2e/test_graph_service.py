@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from emailbot.mail.graph.mailbox import KEY_HEADER
+from emailbot.mail.graph.actions import KEY_HEADER
 from emailbot.sandbox.state import SandboxConfig
 from tests.e2e.service import Service, wait_for
 from tests.fakes.m365 import M365Sandbox, running_sandbox

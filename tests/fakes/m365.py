@@ -56,9 +56,9 @@ import msal
 import pytest
 import requests
 
+from emailbot.sandbox.graph.notifier import Notifier
 from emailbot.sandbox.server import Sandbox, SandboxServer, certificate_settings
 from emailbot.sandbox.state import SandboxConfig, SandboxState
-from emailbot.sandbox.subscriptions import Notifier
 
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
 

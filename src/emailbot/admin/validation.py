@@ -7,8 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
-from emailbot.ops.validation import FAIL, PASS, WARN, Validation
 from emailbot.runtime import Runtime
+from emailbot.validation import FAIL, PASS, WARN, Validation
 
 
 async def validate_operations(runtime: Runtime) -> Validation:

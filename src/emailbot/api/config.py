@@ -10,8 +10,8 @@ from emailbot.api.deps import RuntimeDep, SessionDep
 from emailbot.api.errors import ApiError
 from emailbot.api.review import actor
 from emailbot.ops import live_settings
-from emailbot.ops.validation import validate_configuration
 from emailbot.store.tables import utcnow
+from emailbot.validation import validate_configuration
 
 router = APIRouter(prefix="/config", tags=["config"])
 

@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 from emailbot.auth import audit
 from emailbot.auth.keys import has_usable_admin
 from emailbot.auth.ratelimit import RedisRateLimiter
-from emailbot.ops.validation import FAIL, PASS, WARN, Validation
 from emailbot.runtime import Runtime
+from emailbot.validation import FAIL, PASS, WARN, Validation
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

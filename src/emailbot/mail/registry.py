@@ -13,7 +13,7 @@ def open_mailbox(settings: Settings, db: Database | None = None) -> Mailbox:
 
         return mailbox_from_settings(settings)
     if settings.mailbox == "graph":
-        from emailbot.mail.graph.mailbox import mailbox_from_settings as graph_from_settings
+        from emailbot.mail.graph.connector import mailbox_from_settings as graph_from_settings
 
         if db is None:
             raise ValueError("the Graph connector keeps its delta links in the database: pass the database")

@@ -1,35 +1,16 @@
-"""Configuration validation for `GET /config/validation`: is each configured part set up so that it can work?
-
-Health says whether a part works right now; validation says whether it is configured correctly and, when it is not,
-what to fix, in one sentence an operator can act on. Each check returns a `Validation`; a part that is not configured
-is `skipped`, not failed.
-"""
+"""The checks of `GET /config/validation` that belong to no single part: the environment, the LLM, alerting, and
+the adapters that turn the Graph and Teams connectors' own checks into `Validation`s (the registry is
+`emailbot.validation`)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emailbot.runtime import Runtime
-
-PASS, WARN, FAIL, SKIPPED = "pass", "warn", "fail", "skipped"
-
-
-@dataclass
-class Validation:
-    status: str
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "message": self.message, "details": self.details}
-
-
-Check = Callable[[Runtime], Awaitable[Validation]]
+from emailbot.validation import FAIL, PASS, SKIPPED, WARN, Validation
 
 MIN_FREE_DISK_BYTES = 1024**3
 
@@ -82,23 +63,6 @@ async def validate_alerting(runtime: Runtime) -> Validation:
     return Validation(PASS, f"alerts go to {len(settings.alert_webhook_urls)} webhook(s)", details)
 
 
-def checks() -> dict[str, Check]:
-    """Every validation by its name in the response; each part of EmailBot adds its own here."""
-    from emailbot.admin.validation import validate_operations
-    from emailbot.auth.validation import validate_api_access
-
-    return {
-        "environment": validate_environment,
-        "api_access": validate_api_access,
-        "m365": validate_m365,
-        "email_access": validate_email_access,
-        "teams": validate_teams,
-        "llm": validate_llm,
-        "operations": validate_operations,
-        "alerting": validate_alerting,
-    }
-
-
 async def validate_m365(runtime: Runtime) -> Validation:
     """Microsoft 365 credentials and application permissions (EMAILBOT_MAILBOX=graph)."""
     if runtime.settings.mailbox != "graph":
@@ -124,17 +88,3 @@ async def validate_teams(runtime: Runtime) -> Validation:
     from emailbot.notify.teams_check import validate_teams as check
 
     return Validation(*await check(runtime))
-
-
-async def validate_configuration(runtime: Runtime) -> tuple[str, dict[str, Validation]]:
-    results = {name: await check(runtime) for name, check in checks().items()}
-    return overall(results), results
-
-
-def overall(results: dict[str, Validation]) -> str:
-    statuses = {result.status for result in results.values()}
-    if FAIL in statuses:
-        return "invalid"
-    if WARN in statuses:
-        return "warnings"
-    return "valid"

@@ -31,4 +31,9 @@ How a client talks to it (exactly as to the real services):
   a test approves the pending code through ``SandboxState.approve_device_code`` or ``POST /_sandbox/device/approve``.
 
 Admin API (no auth, loopback only) under ``/_sandbox/``: state inspection, seeding, ``deliver``, faults.
+
+What it is made of: ``state/`` (the tenant's data, one module per resource kind, one lock), ``entra/`` (the token
+service MSAL talks to), ``graph/`` (the Graph v1.0 subset: request pipeline, route table, one module per
+resource), ``admin/`` (the ``/_sandbox/`` API), ``tokens.py`` and ``pki.py`` (JWTs, the CA and certificates),
+``mime.py`` (parsing and building mail), ``server.py`` (assembles and serves it), ``cli.py`` (``emailbot sandbox``).
 """

@@ -17,25 +17,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emailbot.sandbox import batch, chats, mail, subscriptions
-from emailbot.sandbox.admin import admin_routes
-from emailbot.sandbox.entra import Entra
-from emailbot.sandbox.graph import GraphRequest, GraphResponse, GraphService, Router
+from emailbot.sandbox.admin.routes import admin_routes
+from emailbot.sandbox.entra.endpoints import Entra
+from emailbot.sandbox.graph.notifier import Notifier
+from emailbot.sandbox.graph.pipeline import GraphRequest, GraphResponse, GraphService, Router
+from emailbot.sandbox.graph.routes import build_router
 from emailbot.sandbox.pki import SandboxPki, ensure_pki
 from emailbot.sandbox.state import SandboxConfig, SandboxState
-from emailbot.sandbox.subscriptions import Notifier
 from emailbot.sandbox.tokens import TokenService
 
 GRAPH_JSON = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
-
-
-def build_router(service: GraphService) -> Router:
-    router = service.router
-    router.add("POST", "/$batch", batch.batch_handler(service), ())
-    mail.register(router)
-    subscriptions.register(router)
-    chats.register(router)
-    return router
 
 
 class Sandbox:

@@ -18,7 +18,6 @@ from emailbot.auth.keys import KeyProblem, Role, authenticate, prefix_of
 from emailbot.auth.sessions import COOKIE_NAME, close_session, open_session
 from emailbot.domain import NOISE_KINDS, Action
 from emailbot.ops.health import detailed_health
-from emailbot.ops.validation import validate_configuration
 from emailbot.review import actions
 from emailbot.review.noise import pull_back
 from emailbot.review.queue import review_queue
@@ -40,6 +39,7 @@ from emailbot.ui.web import (
     secure_cookies,
     templates,
 )
+from emailbot.validation import validate_configuration
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

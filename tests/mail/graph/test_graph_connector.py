@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from emailbot.domain import Address, OutgoingMessage
+from emailbot.mail.graph.actions import KEY_HEADER
 from emailbot.mail.graph.errors import GraphError
-from emailbot.mail.graph.mailbox import KEY_HEADER
 from emailbot.mail.graph.state import SENDING, effect_kind
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.store.tables import EmailRow, ProcessingResultRow

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from emailbot.domain import Address, OutgoingMessage
 from emailbot.mail.graph.auth import TokenProvider
 from emailbot.ops.health import detailed_health
-from emailbot.ops.validation import validate_configuration
 from emailbot.runtime import Runtime, build_runtime
 from emailbot.store.tables import EmailRow, SyncCursorRow
+from emailbot.validation import validate_configuration
 from tests.fakes.m365 import M365Sandbox
 from tests.mail.graph.conftest import graph_mailbox, sandbox_settings
 from tests.services import REDIS_URL

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from emailbot.mail.graph.client import backoff_delay, retry_after_seconds
 from emailbot.mail.graph.errors import (
     GraphError,
     advice_for_graph_error,
@@ -18,6 +17,7 @@ from emailbot.mail.graph.errors import (
     graph_error,
     missing_roles,
 )
+from emailbot.mail.graph.retry import backoff_delay, retry_after_seconds
 from emailbot.settings import SettingsError, load_settings
 from emailbot.store.tables import utcnow
 

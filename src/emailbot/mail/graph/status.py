@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from emailbot.mail.graph.client import GraphRequest
 from emailbot.mail.graph.errors import (
     GraphError,
     advice_for_graph_error,
@@ -18,6 +17,7 @@ from emailbot.mail.graph.errors import (
     missing_roles,
 )
 from emailbot.mail.graph.mailbox import GraphMailboxes
+from emailbot.mail.graph.wire import GraphRequest
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 PASS, WARN, FAIL = "pass", "warn", "fail"

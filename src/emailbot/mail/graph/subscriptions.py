@@ -13,17 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from emailbot.mail.graph.client import GraphRequest
+from emailbot.mail.graph.client import GraphClient
 from emailbot.mail.graph.errors import GraphError
+from emailbot.mail.graph.wire import GraphRequest
 from emailbot.settings import Settings
 from emailbot.store.tables import utcnow
-
-if TYPE_CHECKING:
-    from emailbot.mail.graph.mailbox import GraphMailboxes
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = (1.0, 2.0, 5.0, 15.0, 60.0)
@@ -39,9 +38,17 @@ class Subscription:
 
 
 class Subscriptions:
-    def __init__(self, mailboxes: GraphMailboxes, notification_url: str, settings: Settings) -> None:
-        self.mailboxes = mailboxes
-        self.client = mailboxes.client
+    def __init__(
+        self,
+        client: GraphClient,
+        addresses: Sequence[str],
+        client_state: str,
+        notification_url: str,
+        settings: Settings,
+    ) -> None:
+        self.client = client
+        self.addresses = list(addresses)
+        self.client_state = client_state
         self.notification_url = notification_url.rstrip("/")
         self.lifecycle_url = f"{self.notification_url}/lifecycle"
         self.lifetime = timedelta(minutes=settings.graph_subscription_minutes)
@@ -80,7 +87,7 @@ class Subscriptions:
             "lifecycleNotificationUrl": self.lifecycle_url,
             "resource": f"users/{mailbox}/mailFolders('inbox')/messages",
             "expirationDateTime": _iso(expires),
-            "clientState": self.mailboxes.client_state,
+            "clientState": self.client_state,
         }
         request = GraphRequest("POST", "/subscriptions", body, headers={"Prefer": 'IdType="ImmutableId"'})
         response = await self.client.call(mailbox, request, idempotent=False, what=f"subscribe to {mailbox}")
@@ -138,7 +145,7 @@ class Subscriptions:
 
     async def _maintain_once(self) -> None:
         now = utcnow()
-        for mailbox in self.mailboxes.mailboxes:
+        for mailbox in self.addresses:
             current = self.active.get(mailbox)
             if current is None:
                 await self.create(mailbox)

@@ -12,8 +12,9 @@ import secrets
 import uuid
 from typing import Any
 
-from emailbot.sandbox.graph import Context, GraphError, GraphResponse, Router, ok
-from emailbot.sandbox.state import Chat, ChatMember, ChatMessage, User, graph_time, utcnow
+from emailbot.sandbox.graph.pipeline import Context, GraphError, GraphResponse, Router, ok
+from emailbot.sandbox.state import Chat, ChatMember, ChatMessage, User
+from emailbot.sandbox.state.tenant import graph_time, utcnow
 
 CREATE = ("Chat.Create", "Chat.ReadWrite.All", "Chat.ReadWrite")
 READ_CHAT = (

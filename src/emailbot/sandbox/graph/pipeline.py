@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emailbot.sandbox.state import LoggedRequest, SandboxState, User, utcnow
+from emailbot.sandbox.state import LoggedRequest, SandboxState, User
+from emailbot.sandbox.state.tenant import utcnow
 from emailbot.sandbox.tokens import TokenRejected, TokenService, VerifiedToken
 
 

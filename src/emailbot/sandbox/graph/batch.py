@@ -12,7 +12,7 @@ import json
 import urllib.parse
 from typing import Any
 
-from emailbot.sandbox.graph import Context, GraphError, GraphRequest, GraphResponse, GraphService, Handler, ok
+from emailbot.sandbox.graph.pipeline import Context, GraphError, GraphRequest, GraphResponse, GraphService, Handler, ok
 
 MAX_BATCH = 20
 # Graph hands up to four independent items of a batch to Outlook at once; each holds one of the mailbox's four
