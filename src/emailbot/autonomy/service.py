@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +22,21 @@ from emailbot.store.reviews import category_coverage, reviewed_emails
 from emailbot.store.tables import utcnow
 
 if TYPE_CHECKING:
-    from emailbot.runtime import Runtime
+    from emailbot.pipeline.process import EngineConfig
     from emailbot.settings import Settings
+    from emailbot.store.db import Database
+    from emailbot.taxonomy import Taxonomy
+
+
+class Host(Protocol):
+    """What the service needs of the running EmailBot (the runtime provides it; the runtime imports this module
+    to build the gate, so the service names the parts it reads instead of importing the runtime)."""
+
+    settings: Settings
+    db: Database
+    taxonomy: Taxonomy
+    config: EngineConfig
+
 
 COVERAGE_DAYS = 30
 GATE_SECONDS = 5.0  # how stale a grant may be in another process; each batch asks
@@ -113,7 +126,7 @@ class CachedGate:
         self._cached = None
 
 
-async def overview(runtime: Runtime) -> dict[str, Any]:
+async def overview(runtime: Host) -> dict[str, Any]:
     """The per-category table as the API returns it and the dashboard shows it."""
     settings, threshold = runtime.settings, runtime.config.thresholds.auto
     target = target_of(settings)
@@ -155,7 +168,7 @@ def as_dict(row: CategoryAutonomy, *, always: bool = False) -> dict[str, Any]:
     }
 
 
-async def change_now(runtime: Runtime, category: str, verb: Verb, actor: str, reason: str = "") -> str:
+async def change_now(runtime: Host, category: str, verb: Verb, actor: str, reason: str = "") -> str:
     """One change in its own transaction; this process's next batch already routes with it."""
     async with runtime.db.transaction() as session:
         message = await change(session, runtime.taxonomy.names, category, verb, actor, reason)
