@@ -73,16 +73,7 @@ def build_runtime(settings: Settings) -> Runtime:
     config = engine_config(settings, taxonomy)
     # A connector that groups its calls (Graph's $batch) does best when a whole batch of emails acts at once.
     config.concurrency = max(config.concurrency, getattr(mailbox, "acting_concurrency", 0))
-    planner = Planner(
-        taxonomy,
-        ReplyTemplates(taxonomy.template_dirs),
-        mailbox_name=settings.mailbox_display_name,
-        default_members=settings.escalation_default_members,
-        base_url=settings.base_url,
-        written_auto_send=frozenset(settings.llm_auto_send_categories),
-        mailbox_address=Address(settings.mailbox_address).email,
-        noise_folder=settings.noise_folder,
-    )
+    planner = build_planner(settings, taxonomy)
     writer = build_reply_writer(settings, classifier)
     runtime: Runtime | None = None
 
@@ -94,13 +85,7 @@ def build_runtime(settings: Settings) -> Runtime:
     runner = ShadowRunner() if settings.mode == "shadow" else EffectRunner(mailbox, notifications.notifiers)
     processor = Processor(db, classifier, planner, runner, config, writer)
     queue = MemoryQueue()
-    timing = EngineTiming(
-        poll_interval=settings.poll_interval_seconds,
-        sweep_interval=min(5.0, settings.lease_seconds / 2),
-        batch_size=settings.batch_size,
-        workers=settings.worker_concurrency,
-    )
-    engine = Engine(db, mailbox, parse_email, processor, queue, timing)
+    engine = Engine(db, mailbox, parse_email, processor, queue, engine_timing(settings))
     sla = SlaMonitor(db, SlaPolicy.from_settings(settings), alerts)
     engine.add_periodic("escalation-sla", settings.escalation_sla_check_seconds, sla.check_once)
     runtime = Runtime(settings, db, mailbox, classifier, taxonomy, config, processor, queue, engine)
@@ -116,6 +101,28 @@ def build_runtime(settings: Settings) -> Runtime:
 
         attach_spending_history(classifier, db)  # the daily LLM budget survives a restart
     return runtime
+
+
+def build_planner(settings: Settings, taxonomy: Taxonomy) -> Planner:
+    return Planner(
+        taxonomy,
+        ReplyTemplates(taxonomy.template_dirs),
+        mailbox_name=settings.mailbox_display_name,
+        default_members=settings.escalation_default_members,
+        base_url=settings.base_url,
+        written_auto_send=frozenset(settings.llm_auto_send_categories),
+        mailbox_address=Address(settings.mailbox_address).email,
+        noise_folder=settings.noise_folder,
+    )
+
+
+def engine_timing(settings: Settings) -> EngineTiming:
+    return EngineTiming(
+        poll_interval=settings.poll_interval_seconds,
+        sweep_interval=min(5.0, settings.lease_seconds / 2),
+        batch_size=settings.batch_size,
+        workers=settings.worker_concurrency,
+    )
 
 
 def engine_config(settings: Settings, taxonomy: Taxonomy) -> EngineConfig:
