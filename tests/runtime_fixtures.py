@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,3 +43,19 @@ async def runtime(tmp_path: Path, database_url: str, starter_model_dir: Path) ->
     built.ops.sampler = FixedSampler()  # readings that do not depend on the machine's load
     yield built
     await built.close()
+
+
+def deliver(runtime: Runtime, name: str, raw: bytes) -> None:
+    """Drop a message into the runtime's Maildir as a delivery agent does."""
+    new = Path(runtime.settings.local_mailbox_dir) / "new"
+    new.mkdir(parents=True, exist_ok=True)
+    (new / name).write_bytes(raw)
+
+
+def sent_messages(runtime: Runtime) -> list[email.message.EmailMessage]:
+    """What the runtime's Maildir holds in .Sent, parsed, in file-name order."""
+    cur = Path(runtime.settings.local_mailbox_dir) / ".Sent" / "cur"
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for path in sorted(cur.iterdir())
+    ]

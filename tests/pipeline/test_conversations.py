@@ -11,7 +11,6 @@ import email.policy
 import re
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 from sqlalchemy import select
@@ -25,22 +24,9 @@ from emailbot.store import conversations, work
 from emailbot.store.db import Database
 from emailbot.store.tables import EmailRow, ProcessingResultRow
 from tests.factories import make_email, rfc822
+from tests.runtime_fixtures import deliver, sent_messages
 
 QUESTION = ("How do I reset my password?", "I forgot my password. How do I reset it?")
-
-
-def _deliver(runtime: Runtime, name: str, raw: bytes) -> None:
-    new = Path(runtime.settings.local_mailbox_dir) / "new"
-    new.mkdir(parents=True, exist_ok=True)
-    (new / name).write_bytes(raw)
-
-
-def _sent(runtime: Runtime) -> list[email.message.EmailMessage]:
-    cur = Path(runtime.settings.local_mailbox_dir) / ".Sent" / "cur"
-    return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
-        for path in sorted(cur.iterdir())
-    ]
 
 
 async def _process(runtime: Runtime) -> None:
@@ -76,21 +62,21 @@ def _message_id(raw: bytes) -> str:
 
 
 async def test_an_answer_to_the_automatic_reply_goes_to_a_person(runtime: Runtime, client: httpx.AsyncClient) -> None:
-    _deliver(runtime, "1.a", rfc822(*QUESTION))
+    deliver(runtime, "1.a", rfc822(*QUESTION))
     await _process(runtime)
-    [reply] = _sent(runtime)
+    [reply] = sent_messages(runtime)
     first_id, first = (await _by_subject(runtime))[QUESTION[0]]
     assert (first.action, first.response_sent) == ("AUTO_HANDLE", True)
 
     # New subject and only In-Reply-To naming EmailBot's own reply, as many clients write it.
     answer = rfc822("still broken", "Restarting did not help.", headers={"In-Reply-To": str(reply["Message-ID"])})
-    _deliver(runtime, "2.a", answer)
+    deliver(runtime, "2.a", answer)
     await _process(runtime)
 
     answer_id, result = (await _by_subject(runtime))["still broken"]
     assert result.action == "HUMAN_REVIEW"
     assert f"automatic answer to email {first_id}" in (result.reason or "")
-    assert len(_sent(runtime)) == 1  # no second automatic reply
+    assert len(sent_messages(runtime)) == 1  # no second automatic reply
     detail = (await client.get(f"/emails/{answer_id}")).json()
     conversation = detail["conversation"]
     assert conversation["automatic_answer"]["email_id"] == first_id
@@ -106,35 +92,35 @@ async def test_an_answer_in_the_same_batch_as_its_question_is_not_answered_twice
     answer = rfc822(
         "Re: " + QUESTION[0], "Also, how do I reset it on my phone?", headers={"References": _message_id(question)}
     )
-    _deliver(runtime, "1.a", question)
-    _deliver(runtime, "2.a", answer)
+    deliver(runtime, "1.a", question)
+    deliver(runtime, "2.a", answer)
     await _process(runtime)
     results = await _by_subject(runtime)
     assert results[QUESTION[0]][1].action == "AUTO_HANDLE"
     assert results["Re: " + QUESTION[0]][1].action == "HUMAN_REVIEW"
-    assert len(_sent(runtime)) == 1
+    assert len(sent_messages(runtime)) == 1
 
 
 async def test_a_conversation_a_person_answered_goes_to_their_queue(
     runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
     question = rfc822(*QUESTION)
-    _deliver(runtime, "1.a", question)
+    deliver(runtime, "1.a", question)
     await _process(runtime)
     follow = rfc822("still broken", "Restarting did not help.", headers={"References": _message_id(question)})
-    _deliver(runtime, "2.a", follow)
+    deliver(runtime, "2.a", follow)
     await _process(runtime)
     follow_id, _ = (await _by_subject(runtime))["still broken"]
     await actions.approve(runtime, follow_id, "Please try the blue kiosk on floor 3.", "alice")
     await runtime.engine.drain()
-    approved = [m for m in _sent(runtime) if "blue kiosk" in m.get_content()]
+    approved = [m for m in sent_messages(runtime) if "blue kiosk" in m.get_content()]
     assert len(approved) == 1
 
     # The sender answers the person's reply, naming only it.
     later = rfc822(
         "thanks but no", "The portal says my account is locked.", headers={"In-Reply-To": approved[0]["Message-ID"]}
     )
-    _deliver(runtime, "3.a", later)
+    deliver(runtime, "3.a", later)
     await _process(runtime)
     later_id, result = (await _by_subject(runtime))["thanks but no"]
     assert (result.action, result.assigned_to) == ("HUMAN_REVIEW", "alice")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,27 +14,13 @@ from emailbot.runtime import Runtime, build_runtime
 from emailbot.store.tables import EmailRow, EscalationRow, ProcessingResultRow, SideEffectRow, utcnow
 from tests.factories import rfc822
 from tests.fakes.smtp import RecordingHandler
-from tests.runtime_fixtures import settings_for
+from tests.runtime_fixtures import deliver, sent_messages, settings_for
 
 
 async def _results(runtime: Runtime) -> dict[str, ProcessingResultRow]:
     async with runtime.db.sessions() as session:
         rows = await session.execute(select(EmailRow.subject, ProcessingResultRow).join(ProcessingResultRow))
         return {subject: result for subject, result in rows}
-
-
-def _deliver(runtime: Runtime, name: str, raw: bytes) -> None:
-    new = Path(runtime.settings.local_mailbox_dir) / "new"
-    new.mkdir(parents=True, exist_ok=True)
-    (new / name).write_bytes(raw)
-
-
-def _sent(runtime: Runtime) -> list[email.message.EmailMessage]:
-    cur = Path(runtime.settings.local_mailbox_dir) / ".Sent" / "cur"
-    return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
-        for path in sorted(cur.iterdir())
-    ]
 
 
 async def test_demo_mail_takes_every_route(runtime: Runtime) -> None:
@@ -58,7 +42,7 @@ async def test_demo_mail_takes_every_route(runtime: Runtime) -> None:
     malformed = [r for r in results.values() if (r.reason or "").startswith("malformed")]
     assert len(malformed) == 1
     assert malformed[0].action == "HUMAN_REVIEW"
-    replies = _sent(runtime)
+    replies = sent_messages(runtime)
     assert len(replies) == sum(r.response_sent for r in results.values()) > 0
     for reply in replies:
         assert reply["Auto-Submitted"] == "auto-replied"
@@ -67,11 +51,11 @@ async def test_demo_mail_takes_every_route(runtime: Runtime) -> None:
 
 
 async def test_processing_twice_changes_nothing(runtime: Runtime) -> None:
-    _deliver(runtime, "1.a", rfc822("Password reset", "I forgot my password, how do I reset it?"))
+    deliver(runtime, "1.a", rfc822("Password reset", "I forgot my password, how do I reset it?"))
     await runtime.engine.poll_once()
     await runtime.engine.drain()
     first = {s: (r.status, r.action) for s, r in (await _results(runtime)).items()}
-    _deliver(runtime, "1.a", rfc822("Password reset", "I forgot my password, how do I reset it?"))  # redelivered
+    deliver(runtime, "1.a", rfc822("Password reset", "I forgot my password, how do I reset it?"))  # redelivered
     await runtime.engine.poll_once()
     await runtime.engine.drain()
     async with runtime.db.sessions() as session:
@@ -81,7 +65,7 @@ async def test_processing_twice_changes_nothing(runtime: Runtime) -> None:
 
 
 async def test_escalation_is_recorded_with_members(runtime: Runtime) -> None:
-    _deliver(
+    deliver(
         runtime,
         "1.a",
         rfc822("Production database is down", "The whole ERP system is down, all 300 users cannot work. Outage!"),
@@ -111,7 +95,7 @@ async def test_transient_failure_is_kept_retried_and_then_succeeds(
     runtime = _runtime_with_relay(tmp_path, database_url, port)
     try:
         handler.answer = "451 Try again later"
-        _deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))
+        deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))
         await runtime.engine.poll_once()
         await runtime.engine.drain()
         (result,) = (await _results(runtime)).values()
@@ -128,7 +112,7 @@ async def test_transient_failure_is_kept_retried_and_then_succeeds(
         (result,) = (await _results(runtime)).values()
         assert (result.status, result.response_sent, result.attempts) == ("completed", True, 2)
         assert len(handler.received) == 1
-        assert len(_sent(runtime)) == 1
+        assert len(sent_messages(runtime)) == 1
     finally:
         await runtime.close()
 
@@ -140,7 +124,7 @@ async def test_permanent_failure_is_final_and_keeps_the_error(
     runtime = _runtime_with_relay(tmp_path, database_url, port)
     try:
         handler.answer = "550 No such user"
-        _deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))
+        deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))
         await runtime.engine.poll_once()
         await runtime.engine.drain()
         (result,) = (await _results(runtime)).values()
@@ -169,7 +153,7 @@ class FailingFirstClassifier:
 async def test_classifier_failure_is_retried_not_completed(runtime: Runtime) -> None:
     failing = FailingFirstClassifier(runtime.classifier)
     runtime.processor.classifier = failing
-    _deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))
+    deliver(runtime, "1.a", rfc822("How do I reset my password?", "I forgot my password. How do I reset it?"))
     await runtime.engine.poll_once()
     await runtime.engine.drain()
     (result,) = (await _results(runtime)).values()
