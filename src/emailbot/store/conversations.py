@@ -216,7 +216,11 @@ async def _new_conversations(session: AsyncSession, count: int) -> dict[int, int
 
 
 async def _add_keys(session: AsyncSession, keys: Mapping[str, int]) -> None:
-    """Insert-if-absent: a key another worker recorded first keeps its conversation."""
+    """Insert-if-absent: a key another worker recorded first keeps its conversation.
+
+    Rows go in key order: two workers inserting overlapping keys then take the unique index's locks in the same
+    order and one waits for the other, where in arrival order they could deadlock (seen on PostgreSQL with 4
+    workers on a burst of one thread's mail)."""
     if keys:
-        rows = [{"key": key, "conversation_id": c} for key, c in keys.items()]
+        rows = [{"key": key, "conversation_id": keys[key]} for key in sorted(keys)]
         await session.execute(_insert(session, ConversationKeyRow), rows)
