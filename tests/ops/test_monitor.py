@@ -165,3 +165,17 @@ def test_the_host_sampler_reads_this_machine(tmp_path: Path) -> None:
     assert 0.0 <= reading.cpu_percent <= 100.0
     assert 0.0 < reading.memory_percent < 100.0
     assert reading.disk_free_bytes > 0
+
+
+async def test_kpis_show_the_cycles_reading_without_restarting_its_cpu_window(
+    tmp_path: Path, database_url: str
+) -> None:
+    sampler = FixedSampler(cpu_percent=12.0)
+    runtime = monitored(settings_for(tmp_path, database_url), sampler)
+    try:
+        assert runtime.ops.resources(tmp_path).cpu_percent == 12.0  # before any cycle: a reading of its own
+        await run_monitoring_cycle(runtime)
+        sampler.cpu_percent = 77.0
+        assert runtime.ops.resources(tmp_path).cpu_percent == 12.0  # the cycle's reading, not a new one
+    finally:
+        await runtime.close()

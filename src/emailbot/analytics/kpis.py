@@ -10,19 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emailbot.analytics.daily import buckets_between
 from emailbot.analytics.performance import classification_accuracy, summarize
-from emailbot.ops.system import ResourceSampler
+from emailbot.ops.system import Resources
 from emailbot.settings import Settings
 from emailbot.store.tables import SystemMetricRow, utcnow
 
 
 async def kpi_summary(
-    session: AsyncSession, settings: Settings, started_at: datetime, hours: int, sampler: ResourceSampler
+    session: AsyncSession, settings: Settings, started_at: datetime, hours: int, system: Resources
 ) -> dict[str, Any]:
     end = utcnow()
     start = end - timedelta(hours=hours)
     summary = summarize(await buckets_between(session, start, end))
     accuracy = await classification_accuracy(session, start, end)
-    system = sampler.sample(settings.data_dir)
     return {
         "time_range": {"start": start.isoformat(), "end": end.isoformat(), "hours": hours},
         "email_processing": {

@@ -20,7 +20,8 @@ async def kpis(
     runtime: RuntimeDep, session: SessionDep, hours: Annotated[int, Query(ge=1, le=24 * 366)] = 24
 ) -> dict[str, Any]:
     """email_processing, classification, system and availability over the last `hours`."""
-    return await kpi_summary(session, runtime.settings, runtime.started_at, hours, runtime.ops.sampler)
+    system = runtime.ops.resources(runtime.settings.data_dir)
+    return await kpi_summary(session, runtime.settings, runtime.started_at, hours, system)
 
 
 @router.get("/performance")

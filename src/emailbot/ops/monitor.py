@@ -35,7 +35,7 @@ async def run_monitoring_cycle(runtime: Runtime) -> list[Alert]:
     from emailbot.ops.health import UNHEALTHY, detailed_health
 
     status, components = await detailed_health(runtime)
-    system = runtime.ops.sampler.sample(runtime.settings.data_dir)
+    system = runtime.ops.latest = runtime.ops.sampler.sample(runtime.settings.data_dir)
     alerts = api_health_alerts(status, components)
     alerts += dependency_alerts(components)
     alerts += await _guarded("processing metrics", processing_alerts(runtime))

@@ -5,10 +5,11 @@ metrics feed and the client addresses seen. Nothing here imports the runtime, so
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from emailbot.ops.metrics_feed import MetricsFeed
 from emailbot.ops.security import ClientHistory
-from emailbot.ops.system import HostSampler, ResourceSampler
+from emailbot.ops.system import HostSampler, Resources, ResourceSampler
 
 
 @dataclass
@@ -37,6 +38,13 @@ class OpsState:
     feed: MetricsFeed = field(default_factory=MetricsFeed)
     clients: ClientHistory = field(default_factory=ClientHistory)
     sampler: ResourceSampler = field(default_factory=HostSampler)
+    latest: Resources | None = None  # the monitoring cycle's last reading
     # CPU above its limit alerts only when the previous cycle's reading was above it too: one busy interval (the
     # model training at first start, a backup) is not a resource problem.
     cpu_over_limit: bool = False
+
+    def resources(self, data_dir: Path) -> Resources:
+        """The monitoring cycle's last reading, for the KPIs; a reading of its own only before the first cycle.
+
+        Reading again per request would restart the CPU measurement window the monitoring cycle depends on."""
+        return self.latest or self.sampler.sample(data_dir)
